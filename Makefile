@@ -1,0 +1,52 @@
+# LearningHub: `make run` serves the app on the embedded defaults, `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Django 6 needs Python 3.12+. Try the usual names first, then pyenv's installs; a name that
+# exists but cannot run (a pyenv shim for a version not selected) is skipped.
+PYTHON_CANDIDATES := python3.14 python3.13 python3.12 python3 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(wildcard /usr/local/bin/python3.1[2-9]) $(wildcard /usr/bin/python3.1[2-9])
+BASE_PYTHON ?= $(shell for c in $(PYTHON_CANDIDATES); do \
+	if "$$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then command -v "$$c" || echo "$$c"; break; fi; done)
+
+.PHONY: install run test test-fast lint worker beat bench clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@if [ -z "$(BASE_PYTHON)" ]; then echo "No Python 3.12+ found (tried: $(PYTHON_CANDIDATES)); set BASE_PYTHON=/path/to/python3.12" >&2; exit 1; fi
+	@echo "Using $(BASE_PYTHON) ($$($(BASE_PYTHON) --version))"
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then rm -rf $(VENV); $(BASE_PYTHON) -m venv $(VENV); fi
+	$(PY) -m pip install --quiet uv==0.13.8
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+# The embedded default is a development setup: DEBUG on (dev secret key, static files from the app).
+run: export DEBUG ?= 1
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: export SECRET_KEY ?= test-only-secret-key
+test: export DJANGO_ALLOW_ASYNC_UNSAFE = true
+test: install
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+worker: install
+	$(VENV)/bin/celery -A learninghub worker --loglevel=info
+
+beat: install
+	$(VENV)/bin/celery -A learninghub beat --loglevel=info
+
+bench: install
+	$(PY) bench/metrics.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LearningHubConfig(AppConfig):
+    name = "learninghub"
+    verbose_name = "LearningHub kernel"

@@ -1,0 +1,62 @@
+"""Kernel pages: home, health, profile with API tokens, teams."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from learninghub.forms import ApiTokenForm
+from learninghub.health import health_report
+from learninghub.models import ApiToken, Membership, Team
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report, healthy = health_report()
+    return JsonResponse({"status": "ok" if healthy else "error", **report}, status=200 if healthy else 503)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return team_list(request)
+
+
+def team_list(request: HttpRequest) -> HttpResponse:
+    teams = Team.objects.with_member_counts()
+    my_team_ids = set(Membership.objects.filter(user=request.user).values_list("team_id", flat=True))
+    return render(request, "learninghub/team_list.html", {"teams": teams, "my_team_ids": my_team_ids})
+
+
+def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    team = get_object_or_404(Team.objects.with_member_counts(), slug=slug)
+    memberships = team.memberships.select_related("user").order_by("-role", "user__username")
+    return render(request, "learninghub/team_detail.html", {"team": team, "memberships": memberships})
+
+
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_key = ApiToken.issue(user=request.user, name=form.cleaned_data["name"])
+        messages.success(request, "Token created. Copy it now: it will not be shown again.")
+        form = ApiTokenForm()
+    context = {
+        "form": form,
+        "new_key": new_key,
+        "tokens": request.user.api_tokens.all(),
+        "memberships": request.user.memberships.select_related("team"),
+    }
+    return render(request, "learninghub/profile.html", context)
+
+
+@require_POST
+def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token.revoke()
+    messages.success(request, f"Token “{token.name}” ({token.prefix}…) revoked.")
+    return redirect("profile")

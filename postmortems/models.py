@@ -1,0 +1,128 @@
+"""Blameless post-mortems and the action items they produce."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from learninghub.choices import FailureMode, RepeatLinkSource
+from learninghub.models import TimeStampedModel
+
+
+class Severity(models.TextChoices):
+    SEV1 = "sev1", "SEV1 (critical)"
+    SEV2 = "sev2", "SEV2 (major)"
+    SEV3 = "sev3", "SEV3 (minor)"
+    SEV4 = "sev4", "SEV4 (low)"
+
+
+class PostMortemStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class PostMortemQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PostMortemQuerySet:
+        """Everything but restricted post-mortems of teams ``user`` is not a member of."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(Q(restricted=False) | Q(team__memberships__user=user)).distinct()
+
+
+class PostMortem(TimeStampedModel):
+    team = models.ForeignKey("learninghub.Team", on_delete=models.PROTECT, related_name="postmortems")
+    title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.SEV3)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    production_impact = models.BooleanField(default=False)
+    what_happened = models.TextField(blank=True, help_text="Markdown")
+    root_cause = models.TextField(blank=True, help_text="Markdown")
+    what_went_well = models.TextField(blank=True, help_text="Markdown")
+    failure_mode = models.CharField(max_length=20, choices=FailureMode.choices, blank=True)
+    experiment = models.ForeignKey("experiments.Experiment", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="postmortems")
+    repeat_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="repeats")
+    repeat_link_source = models.CharField(max_length=20, choices=RepeatLinkSource.choices, blank=True)
+    status = models.CharField(max_length=20, choices=PostMortemStatus.choices, default=PostMortemStatus.DRAFT)
+    restricted = models.BooleanField(default=False, help_text="Visible only to the team's members")
+    authors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="postmortems_authored")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="postmortems_created")
+    version = models.PositiveIntegerField(default=1)
+
+    objects = PostMortemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(detected_at__isnull=True) | Q(occurred_at__isnull=True)
+                | Q(detected_at__gte=models.F("occurred_at")),
+                name="postmortem_detected_after_occurred",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(detected_at__isnull=True)
+                | Q(resolved_at__gte=models.F("detected_at")),
+                name="postmortem_resolved_after_detected",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "occurred_at"]),
+            models.Index(fields=["team", "resolved_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    WONT_DO = "wont_do", "Won't do"
+
+
+class ActionItemQuerySet(models.QuerySet):
+    def unfinished(self) -> ActionItemQuerySet:
+        return self.filter(status__in=[ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS])
+
+    def overdue(self, today) -> ActionItemQuerySet:
+        return self.unfinished().filter(due_date__lt=today)
+
+
+class ActionItem(TimeStampedModel):
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="action_items")
+    description = models.TextField()
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="action_items")
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    lesson = models.ForeignKey("experiments.Lesson", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="implementing_action_items",
+                               help_text="The lesson this action item puts into practice")
+    position = models.PositiveSmallIntegerField(default=0)
+    last_reminded_on = models.DateField(null=True, blank=True,
+                                        help_text="Day of the last overdue reminder (one a day at most)")
+
+    objects = ActionItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["due_date", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.description[:80]
+
+    @property
+    def team_id(self) -> int:
+        return self.postmortem.team_id

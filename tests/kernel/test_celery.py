@@ -1,0 +1,58 @@
+"""Celery wiring: tasks run in-process by default, and through a real broker to a real worker."""
+
+import time
+import uuid
+
+import pytest
+from celery import Celery
+from django.core.cache import cache
+
+from learninghub.celery import app
+from learninghub.queue import enqueue
+from learninghub.tasks import heartbeat, ping
+from tests.conftest import wait_for
+
+
+def test_tasks_are_autodiscovered_and_default_to_retry_with_backoff():
+    assert "learninghub.tasks.ping" in app.tasks
+    assert ping.retry_backoff is True
+    assert ping.max_retries == 5
+    assert app.conf.task_acks_late is True
+
+
+def test_beat_schedule_points_at_registered_tasks():
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks, entry
+
+
+def test_in_process_round_trip():
+    token = uuid.uuid4().hex
+    assert ping.delay(token).get() == f"pong:{token}"
+    assert cache.get(f"ping:{token}") == "pong"
+
+
+def test_heartbeat_is_idempotent():
+    heartbeat.delay()
+    heartbeat.delay()
+    assert cache.get("worker:last-heartbeat")
+
+
+def test_enqueue_reports_failure_quickly_instead_of_raising_when_the_broker_is_down():
+    offline = Celery("offline", set_as_current=False)
+    offline.config_from_object("django.conf:settings", namespace="CELERY")
+    offline.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
+
+    @offline.task(name="offline.noop")
+    def noop():
+        return None
+
+    started = time.perf_counter()
+    assert enqueue(noop) is False
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.broker
+def test_round_trip_through_the_broker_to_a_real_worker(celery_worker_process):
+    token = uuid.uuid4().hex
+    assert enqueue(ping, token) is True
+    wait_for(lambda: cache.get(f"ping:{token}") == "pong", timeout=30)
