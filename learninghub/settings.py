@@ -231,6 +231,12 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "max_retries": 0}
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "kernel-heartbeat": {"task": "learninghub.tasks.heartbeat", "schedule": crontab(minute="*/15")},
+    "postmortems-overdue-reminders": {"task": "postmortems.tasks.send_overdue_reminders",
+                                      "schedule": crontab(hour=8, minute=0)},
+    # Hourly, so a run missed while the worker was down is caught up soon after.
+    "awards-advance-cycles": {"task": "awards.tasks.advance_award_cycles", "schedule": crontab(minute=5)},
+    "metrics-nightly-recompute": {"task": "metrics.tasks.recompute_recent_months",
+                                  "schedule": crontab(hour=2, minute=30)},
 }
 
 # --- REST API -------------------------------------------------------------------------

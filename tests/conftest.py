@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -30,10 +31,8 @@ def _isolated_cache():
     """Each test starts with an empty cache (debounce keys, cached figures)."""
     from django.core.cache import cache
 
-    try:
+    with contextlib.suppress(Exception):
         cache.clear()
-    except Exception:
-        pass
     yield
 
 
