@@ -142,6 +142,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "learninghub.context_processors.assets",
             ],
         },
     },
@@ -238,6 +239,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "metrics-nightly-recompute": {"task": "metrics.tasks.recompute_recent_months",
                                   "schedule": crontab(hour=2, minute=30)},
 }
+
+# --- Awards ---------------------------------------------------------------------------
+# Nominations are open until the end of this day of the month; voting until the month's last day.
+AWARDS_NOMINATIONS_CLOSE_DAY = env_int("AWARDS_NOMINATIONS_CLOSE_DAY", 21)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -9,9 +9,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from learninghub.charts import plotly_js as plotly_js_bundle
 from learninghub.forms import ApiTokenForm
 from learninghub.health import health_report
 from learninghub.models import ApiToken, Membership, Team
+
+
+@login_not_required
+@require_GET
+def plotly_js(request: HttpRequest, version: str) -> HttpResponse:
+    """plotly.js from the installed plotly package: no CDN, cached for a year under its hash."""
+    content, current_version = plotly_js_bundle()
+    if version != current_version:
+        return redirect("plotly-js", current_version, permanent=False)
+    response = HttpResponse(content, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 @login_not_required

@@ -116,3 +116,15 @@ def test_api_docs_and_schema_are_served_locally(member_client):
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
     assert b"drf_spectacular_sidecar" in docs.content
+
+
+def test_plotly_js_is_served_by_the_app_with_long_caching(client):
+    from learninghub.charts import plotly_js
+
+    content, version = plotly_js()
+    response = client.get(reverse("plotly-js", args=[version]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert "immutable" in response["Cache-Control"]
+    assert response.content == content and len(content) > 1_000_000
+    assert client.get(reverse("plotly-js", args=["stale"])).status_code == 302
