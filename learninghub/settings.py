@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "learninghub",
     "learninghub.metrics",
+    "learninghub.repeats",
     "experiments",
     "postmortems",
     "awards",
@@ -243,6 +244,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # --- Awards ---------------------------------------------------------------------------
 # Nominations are open until the end of this day of the month; voting until the month's last day.
 AWARDS_NOMINATIONS_CLOSE_DAY = env_int("AWARDS_NOMINATIONS_CLOSE_DAY", 21)
+
+# --- Repeat-failure detection ---------------------------------------------------------
+REPEAT_SIMILARITY_BACKEND = os.environ.get("REPEAT_SIMILARITY_BACKEND",
+                                           "learninghub.repeats.similarity.TfidfSimilarity")
+REPEAT_AUTO_LINK_THRESHOLD = float(os.environ.get("REPEAT_AUTO_LINK_THRESHOLD", "0.8"))
+REPEAT_REVIEW_THRESHOLD = float(os.environ.get("REPEAT_REVIEW_THRESHOLD", "0.5"))
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

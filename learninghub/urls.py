@@ -17,6 +17,7 @@ urlpatterns = [
     path("experiments/", include("experiments.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("awards/", include("awards.urls")),
+    path("review-queue/", include("learninghub.repeats.urls")),
     path("dashboards/", include("learninghub.metrics.urls")),
     path("api/", include("learninghub.api.urls")),
     path("admin/", admin.site.urls),

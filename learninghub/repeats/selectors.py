@@ -1,0 +1,49 @@
+"""Reads for the review queue and for the dashboards' "how often were automatic links overturned"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from learninghub.repeats.models import CandidateStatus, RepeatCandidate
+
+QUEUE_VIEWS = {
+    "pending": Q(status=CandidateStatus.PENDING),
+    "automatic": Q(status__in=[CandidateStatus.AUTO_LINKED, CandidateStatus.UNDONE]),
+    "decided": Q(status__in=[CandidateStatus.CONFIRMED, CandidateStatus.REJECTED, CandidateStatus.UNDONE]),
+}
+
+
+def review_queue(*, view: str = "pending", team_id: int | None = None, user) -> QuerySet[RepeatCandidate]:
+    """Candidates for the queue page; restricted post-mortems of other teams stay hidden."""
+    queryset = RepeatCandidate.objects.filter(QUEUE_VIEWS.get(view, QUEUE_VIEWS["pending"])).for_team(team_id)
+    if not user.is_superuser:
+        restricted = Q(postmortem__restricted=True) | Q(earlier_postmortem__restricted=True)
+        hidden = Q(failure_type="postmortem") & restricted
+        queryset = queryset.exclude(hidden & ~Q(team__memberships__user=user))
+    return queryset.select_related(
+        "team", "experiment", "earlier_experiment", "postmortem", "earlier_postmortem", "decided_by"
+    ).order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class OverturnStats:
+    automatic_links: int
+    overturned: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.overturned / self.automatic_links if self.automatic_links else None
+
+
+def overturn_stats(team_id: int | None = None) -> OverturnStats:
+    """How many automatic links were made, and how many of them people undid."""
+    counts = RepeatCandidate.objects.automatic().for_team(team_id).aggregate(
+        total=Count("id"), undone=Count("id", filter=Q(status=CandidateStatus.UNDONE)))
+    return OverturnStats(automatic_links=counts["total"], overturned=counts["undone"])
+
+
+def pending_count(team_ids: set[int] | None = None) -> int:
+    queryset = RepeatCandidate.objects.pending()
+    return queryset.filter(team_id__in=team_ids).count() if team_ids is not None else queryset.count()

@@ -1,0 +1,174 @@
+"""Repeat failures with a human in the loop: automatic links, the review queue, the rule fallback."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from experiments.models import Experiment
+from learninghub.repeats.models import CandidateStatus, RepeatCandidate, RepeatDecision
+from learninghub.repeats.selectors import overturn_stats
+from learninghub.repeats.tasks import detect_repeat
+from postmortems.models import PostMortem
+from tests.factories.experiments import ExperimentFactory
+from tests.factories.postmortems import PostMortemFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+class BrokenSimilarity:
+    """A similarity model that is down."""
+
+    def scores(self, query, candidates):
+        raise RuntimeError("model server unreachable")
+
+
+def failed_experiment(team, title, hypothesis, days_ago, **extra):
+    return ExperimentFactory(team=team, failed=True, title=title, hypothesis=hypothesis,
+                             started_at=NOW - dt.timedelta(days=days_ago), **extra)
+
+
+@pytest.fixture
+def earlier(team):
+    return failed_experiment(team, "Two-tower retrieval with in-batch negatives",
+                             "In-batch negatives improve recall of the two-tower retrieval model", 60)
+
+
+def test_a_near_identical_failure_is_linked_automatically_and_marked_so(team, earlier):
+    later = failed_experiment(team, "Two-tower retrieval with in-batch negatives (retry)",
+                              "In-batch negatives improve recall of the two-tower retrieval model", 5)
+    detect_repeat.delay("experiment", later.pk)
+    later.refresh_from_db()
+    assert later.repeat_of == earlier
+    assert later.repeat_link_source == "automatic"
+    assert later.version == 2, "the link bumps the version so a stale edit form is refused"
+    candidate = RepeatCandidate.objects.get(experiment=later)
+    assert candidate.status == CandidateStatus.AUTO_LINKED and candidate.method == "similarity"
+
+
+def test_an_uncertain_match_waits_for_a_lead(team, earlier, settings):
+    settings.REPEAT_AUTO_LINK_THRESHOLD = 1.01  # nothing links by itself
+    later = failed_experiment(team, "Two-tower retrieval, hard negatives",
+                              "Hard negatives improve recall of the retrieval model", 5)
+    detect_repeat.delay("experiment", later.pk)
+    later.refresh_from_db()
+    assert later.repeat_of is None
+    assert RepeatCandidate.objects.get(experiment=later).status == CandidateStatus.PENDING
+
+
+def test_unrelated_failures_and_other_teams_are_left_alone(team, other_team, earlier):
+    unrelated = failed_experiment(team, "Learning-rate warmup for the ranking model",
+                                  "A longer warmup stabilises ranking loss", 5)
+    same_text_other_team = failed_experiment(other_team, earlier.title, earlier.hypothesis, 5)
+    detect_repeat.delay("experiment", unrelated.pk)
+    detect_repeat.delay("experiment", same_text_other_team.pk)
+    assert not RepeatCandidate.objects.exists()
+
+
+def test_detection_is_idempotent(team, earlier):
+    later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    detect_repeat.delay("experiment", later.pk)
+    detect_repeat.delay("experiment", later.pk)
+    assert RepeatCandidate.objects.count() == 1
+    assert RepeatDecision.objects.count() == 1
+
+
+def test_recording_a_failure_schedules_detection_after_commit(team, earlier, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    assert Experiment.objects.get(pk=later.pk).repeat_of == earlier
+
+
+def test_without_the_similarity_model_the_rule_decides_and_only_queues(team, settings):
+    settings.REPEAT_SIMILARITY_BACKEND = "tests.repeats.test_review_queue.BrokenSimilarity"
+    first = PostMortemFactory(team=team, failure_mode="data_quality", title="Feature pipeline outage",
+                              root_cause="- Upstream schema change dropped the user_segment column silently",
+                              occurred_at=NOW - dt.timedelta(days=40))
+    second = PostMortemFactory(team=team, failure_mode="data_quality", title="Training data gap",
+                               root_cause="- Upstream schema change dropped the user_segment column again",
+                               occurred_at=NOW - dt.timedelta(days=2))
+    detect_repeat.delay("postmortem", second.pk)
+    candidate = RepeatCandidate.objects.get(postmortem=second)
+    assert candidate.method == "rule"
+    assert candidate.earlier == first
+    assert candidate.status == CandidateStatus.PENDING, "the rule never links on its own"
+    assert PostMortem.objects.get(pk=second.pk).repeat_of is None
+
+
+def make_pending(team, earlier, settings):
+    settings.REPEAT_AUTO_LINK_THRESHOLD = 1.01  # nothing links by itself
+    later = failed_experiment(team, earlier.title + " v2", earlier.hypothesis, 5)
+    detect_repeat.delay("experiment", later.pk)
+    return RepeatCandidate.objects.get(experiment=later)
+
+
+def test_a_lead_confirms_from_the_queue_and_the_decision_is_recorded(lead_client, lead, team, earlier, settings):
+    candidate = make_pending(team, earlier, settings)
+    page = lead_client.get(reverse("repeats:queue"))
+    assert candidate in page.context["page_obj"].object_list
+    lead_client.post(reverse("repeats:decide", args=[candidate.pk, "confirm"]))
+    candidate.refresh_from_db()
+    assert candidate.status == CandidateStatus.CONFIRMED and candidate.decided_by == lead
+    failure = Experiment.objects.get(pk=candidate.experiment_id)
+    assert failure.repeat_of == earlier and failure.repeat_link_source == "manual"
+    assert list(candidate.decisions.values_list("to_status", flat=True)) == ["confirmed", "pending"]
+
+
+def test_a_lead_rejects_and_nothing_is_linked(lead_client, team, earlier, settings):
+    candidate = make_pending(team, earlier, settings)
+    lead_client.post(reverse("repeats:decide", args=[candidate.pk, "reject"]))
+    candidate.refresh_from_db()
+    assert candidate.status == CandidateStatus.REJECTED
+    assert Experiment.objects.get(pk=candidate.experiment_id).repeat_of is None
+
+
+@pytest.mark.parametrize("who", ["member_client", "outsider"])
+def test_only_leads_confirm(request, client, who, team, earlier, settings):
+    if who == "outsider":
+        client.force_login(request.getfixturevalue("outsider"))
+        acting = client
+    else:
+        acting = request.getfixturevalue("member_client")
+    candidate = make_pending(team, earlier, settings)
+    response = acting.post(reverse("repeats:decide", args=[candidate.pk, "confirm"]), follow=True)
+    assert "Only leads" in response.content.decode()
+    candidate.refresh_from_db()
+    assert candidate.status == CandidateStatus.PENDING
+
+
+def test_a_member_undoes_an_automatic_link_and_it_counts_as_overturned(member_client, team, earlier):
+    later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    detect_repeat.delay("experiment", later.pk)
+    candidate = RepeatCandidate.objects.get(experiment=later)
+    assert overturn_stats(team.pk).overturned == 0
+    member_client.post(reverse("repeats:decide", args=[candidate.pk, "undo"]))
+    later.refresh_from_db()
+    assert later.repeat_of is None and later.repeat_link_source == ""
+    stats = overturn_stats(team.pk)
+    assert (stats.automatic_links, stats.overturned, stats.rate) == (1, 1, 1.0)
+    page = member_client.get(reverse("repeats:queue") + "?view=automatic")
+    assert "1 of 1 automatic link overturned" in page.content.decode()
+
+
+def test_restricted_postmortems_stay_out_of_other_teams_queue(client, outsider, team, settings):
+    settings.REPEAT_AUTO_LINK_THRESHOLD = 1.01  # nothing links by itself
+    PostMortemFactory(team=team, restricted=True, title="Secret outage", what_happened="Payments key leaked",
+                      root_cause="Key in repository", occurred_at=NOW - dt.timedelta(days=30))
+    second = PostMortemFactory(team=team, restricted=True, title="Secret outage again",
+                               what_happened="Payments key leaked", root_cause="Key in repository",
+                               occurred_at=NOW - dt.timedelta(days=1))
+    detect_repeat.delay("postmortem", second.pk)
+    assert RepeatCandidate.objects.filter(postmortem=second).exists()
+    client.force_login(outsider)
+    page = client.get(reverse("repeats:queue") + "?view=automatic")
+    assert not page.context["page_obj"].object_list
+    assert "Secret outage" not in page.content.decode()
+
+
+def test_queue_has_an_empty_state_and_ignores_bad_parameters(member_client):
+    response = member_client.get(reverse("repeats:queue") + "?view=nonsense&team=nope&page=abc")
+    assert response.status_code == 200
+    assert "Nothing waits for review" in response.content.decode()
