@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from learninghub.choices import FailureMode, RepeatLinkSource
@@ -38,6 +42,24 @@ class ExperimentQuerySet(models.QuerySet):
     def ended_between(self, start, end) -> ExperimentQuerySet:
         return self.filter(ended_at__gte=start, ended_at__lt=end)
 
+    def search(self, text: str) -> ExperimentQuerySet:
+        """Every word must appear in the title, hypothesis, approach or one of the lessons."""
+        queryset = self
+        for word in text.split():
+            lesson_match = Lesson.objects.filter(experiment=OuterRef("pk"), text__icontains=word)
+            queryset = queryset.filter(
+                Q(title__icontains=word) | Q(hypothesis__icontains=word) | Q(approach__icontains=word)
+                | Q(Exists(lesson_match))
+            )
+        return queryset
+
+    def with_list_data(self) -> ExperimentQuerySet:
+        """What list pages and the API need, in a fixed number of queries whatever the page size."""
+        # Explicit order: Meta.ordering is not applied to aggregate (GROUP BY) queries.
+        return self.select_related("team", "created_by", "builds_on", "repeat_of").annotate(
+            lesson_count=models.Count("lessons", distinct=True),
+        ).order_by("-started_at", "-id")
+
 
 class Experiment(TimeStampedModel):
     team = models.ForeignKey("learninghub.Team", on_delete=models.PROTECT, related_name="experiments")
@@ -66,6 +88,11 @@ class Experiment(TimeStampedModel):
                                    related_name="experiments_created")
     version = models.PositiveIntegerField(default=1)
 
+    # Fields a failure may carry and a success may not.
+    FAILURE_FIELDS = ("failure_kind", "failure_mode", "error_type", "error_message", "error_trace", "repeat_of")
+    MAX_METRIC_NAME_LENGTH = 100
+    MAX_LINEAGE_DEPTH = 500
+
     objects = ExperimentQuerySet.as_manager()
 
     class Meta:
@@ -85,6 +112,9 @@ class Experiment(TimeStampedModel):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("experiments:detail", args=[self.pk])
+
     @property
     def duration(self):
         return self.ended_at - self.started_at if self.ended_at else None
@@ -93,10 +123,126 @@ class Experiment(TimeStampedModel):
     def is_failure(self) -> bool:
         return self.outcome == Outcome.FAILURE
 
+    @property
+    def crashed(self) -> bool:
+        return bool(self.error_type or self.error_trace)
+
+    def clean(self) -> None:
+        """The registry's rules; every error is attached to the field it concerns."""
+        errors: dict[str, list[str]] = {}
+
+        def add(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        if self.ended_at and self.started_at and self.ended_at < self.started_at:
+            add("ended_at", "An experiment cannot end before it started.")
+        if self.outcome == Outcome.IN_PROGRESS and self.ended_at:
+            add("ended_at", "An experiment still in progress has no end yet: choose its outcome or clear the end.")
+        for message in metrics_errors(self.metrics):
+            add("metrics", message)
+        for message in next_steps_errors(self.next_steps):
+            add("next_steps", message)
+
+        if self.failure_kind and self.outcome != Outcome.FAILURE:
+            add("failure_kind", "Only a failure has a failure kind (productive, wasteful or system).")
+        if self.outcome == Outcome.SUCCESS:
+            for field in self.FAILURE_FIELDS:
+                if field == "failure_kind":
+                    continue
+                value = self.repeat_of_id if field == "repeat_of" else getattr(self, field)
+                if value:
+                    add(field, f"A successful experiment has no {self._meta.get_field(field).verbose_name}.")
+
+        if self.builds_on_id is not None:
+            if self.pk is not None and self.builds_on_id == self.pk:
+                add("builds_on", "An experiment cannot build on itself.")
+            elif self.pk is not None and self._builds_on_forms_cycle():
+                add("builds_on", "This would make a cycle: that experiment already builds on this one.")
+        if self.repeat_of_id is not None and "repeat_of" not in errors:
+            if self.pk is not None and self.repeat_of_id == self.pk:
+                add("repeat_of", "An experiment cannot repeat itself.")
+            else:
+                target = Experiment.objects.filter(pk=self.repeat_of_id).values("outcome", "started_at").first()
+                if target is None:
+                    add("repeat_of", "That experiment does not exist.")
+                elif target["outcome"] != Outcome.FAILURE:
+                    add("repeat_of", "A repeat points at an earlier failed experiment; that one did not fail.")
+                elif self.started_at and target["started_at"] > self.started_at:
+                    add("repeat_of", "A repeat points at an earlier experiment; that one started later.")
+
+        if self.external_id and self.team_id:
+            clash = Experiment.objects.filter(team_id=self.team_id, external_id=self.external_id)
+            if self.pk is not None:
+                clash = clash.exclude(pk=self.pk)
+            if clash.exists():
+                add("external_id", "This team already has an experiment with this external id.")
+        if errors:
+            raise ValidationError(errors)
+
+    def _builds_on_forms_cycle(self) -> bool:
+        """Walk ``builds_on`` upwards from the new parent; meeting this experiment means a cycle."""
+        current = self.builds_on_id
+        seen: set[int] = set()
+        for _step in range(self.MAX_LINEAGE_DEPTH):
+            if current is None:
+                return False
+            if current == self.pk or current in seen:
+                return True
+            seen.add(current)
+            current = Experiment.objects.filter(pk=current).values_list("builds_on_id", flat=True).first()
+        return True
+
+
+def metrics_errors(metrics) -> list[str]:
+    """Why ``metrics`` is not an object of name → finite number (empty when it is)."""
+    if not isinstance(metrics, dict):
+        return ["Metrics must be an object of name → number, e.g. {\"ctr\": 0.52}."]
+    errors = []
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name.strip():
+            errors.append("Every metric needs a name.")
+        elif len(name) > Experiment.MAX_METRIC_NAME_LENGTH:
+            errors.append(f"Metric name “{name[:20]}…” is longer than {Experiment.MAX_METRIC_NAME_LENGTH} characters.")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(f"Metric “{name}” must be a number, not {value!r}.")
+        elif not math.isfinite(value):
+            errors.append(f"Metric “{name}” must be a finite number.")
+    return errors
+
+
+def next_steps_errors(next_steps) -> list[str]:
+    if not isinstance(next_steps, list) or not all(isinstance(step, str) for step in next_steps):
+        return ["Next steps must be a list of texts."]
+    if any(not step.strip() for step in next_steps):
+        return ["A next step cannot be empty."]
+    return []
+
+
+def restricted_postmortem_filter(user, prefix: str = "") -> Q:
+    """Q that hides rows tied (through ``<prefix>postmortem``) to restricted post-mortems of
+    teams ``user`` is not in. Everything else is readable by every signed-in user."""
+    from learninghub.permissions import team_ids_for
+
+    if user.is_superuser:
+        return Q()
+    return (Q(**{f"{prefix}postmortem__isnull": True}) | Q(**{f"{prefix}postmortem__restricted": False})
+            | Q(**{f"{prefix}postmortem__team_id__in": team_ids_for(user)}))
+
 
 class LessonQuerySet(models.QuerySet):
     def documented_between(self, start, end) -> LessonQuerySet:
         return self.filter(documented_at__gte=start, documented_at__lt=end)
+
+    def visible_to(self, user) -> LessonQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(restricted_postmortem_filter(user))
+
+    def search(self, text: str) -> LessonQuerySet:
+        queryset = self
+        for word in text.split():
+            queryset = queryset.filter(text__icontains=word)
+        return queryset
 
 
 class Lesson(TimeStampedModel):
@@ -133,6 +279,26 @@ class Lesson(TimeStampedModel):
     def source(self):
         return self.experiment or self.postmortem
 
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if (self.experiment_id is None) == (self.postmortem_id is None):
+            errors["experiment"] = ["A lesson comes from exactly one experiment or one post-mortem."]
+        elif self.team_id is not None:
+            source_team_id = self.experiment.team_id if self.experiment_id else self.postmortem.team_id
+            if source_team_id != self.team_id:
+                errors["team"] = ["A lesson belongs to the team of the record it was learned from."]
+        if not (self.text or "").strip():
+            errors["text"] = ["A lesson needs some text."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class LessonApplicationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> LessonApplicationQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(restricted_postmortem_filter(user))
+
 
 class LessonApplication(TimeStampedModel):
     """Evidence that a lesson was used later, in an experiment or a post-mortem."""
@@ -150,6 +316,8 @@ class LessonApplication(TimeStampedModel):
     applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="lesson_applications")
 
+    objects = LessonApplicationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-applied_at", "-id"]
         constraints = [
@@ -163,3 +331,24 @@ class LessonApplication(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.lesson} applied in {self.experiment or self.postmortem}"
+
+    @property
+    def place(self):
+        return self.experiment or self.postmortem
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if (self.experiment_id is None) == (self.postmortem_id is None):
+            errors["experiment"] = ["A lesson is applied in exactly one experiment or one post-mortem."]
+        elif self.lesson_id is not None:
+            lesson = self.lesson
+            if (self.experiment_id and self.experiment_id == lesson.experiment_id) or (
+                self.postmortem_id and self.postmortem_id == lesson.postmortem_id
+            ):
+                field = "experiment" if self.experiment_id else "postmortem"
+                errors[field] = ["A lesson cannot be applied in the record it was learned from."]
+            if self.applied_at and lesson.documented_at and self.applied_at < lesson.documented_at:
+                errors["applied_at"] = ["A lesson cannot be applied before it was documented "
+                                        f"({lesson.documented_at:%Y-%m-%d %H:%M})."]
+        if errors:
+            raise ValidationError(errors)

@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from experiments import views
 
 app_name = "experiments"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.experiment_list, name="list"),
+    path("new/", views.experiment_create, name="create"),
+    path("<int:pk>/", views.experiment_detail, name="detail"),
+    path("<int:pk>/edit/", views.experiment_edit, name="edit"),
+    path("<int:pk>/delete/", views.experiment_delete, name="delete"),
+    path("<int:pk>/markdown/", views.experiment_markdown_export, name="markdown"),
+    path("lessons/", views.lesson_library, name="lessons"),
+    path("lessons/picker/", views.lesson_picker, name="lesson-picker"),
+]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
 
 from learninghub.choices import FailureMode, RepeatLinkSource
-from learninghub.models import TimeStampedModel
+from learninghub.models import Membership, TimeStampedModel
 
 
 class Severity(models.TextChoices):
@@ -22,14 +26,27 @@ class PostMortemStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
+def visibility_q(user, prefix: str = "") -> Q:
+    """The condition "a post-mortem ``user`` may see", for this model or through a relation
+    (``prefix="postmortem__"``). A subquery on memberships rather than a join, so callers never
+    need ``distinct()`` (which would break counts, annotations and ordering)."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return Q()
+    my_team_ids = Membership.objects.filter(user=user).values("team_id")
+    return Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}team_id__in": my_team_ids})
+
+
 class PostMortemQuerySet(models.QuerySet):
     def visible_to(self, user) -> PostMortemQuerySet:
         """Everything but restricted post-mortems of teams ``user`` is not a member of."""
         if not user.is_authenticated:
             return self.none()
-        if user.is_superuser:
-            return self
-        return self.filter(Q(restricted=False) | Q(team__memberships__user=user)).distinct()
+        return self.filter(visibility_q(user))
+
+    def published(self) -> PostMortemQuerySet:
+        return self.filter(status=PostMortemStatus.PUBLISHED)
 
 
 class PostMortem(TimeStampedModel):
@@ -80,6 +97,39 @@ class PostMortem(TimeStampedModel):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("postmortems:detail", args=[self.pk])
+
+    def is_visible_to(self, user) -> bool:
+        """Python twin of ``visible_to`` for one loaded record (uses the cached team ids)."""
+        from learninghub.permissions import team_ids_for
+
+        if not user.is_authenticated:
+            return False
+        return user.is_superuser or not self.restricted or self.team_id in team_ids_for(user)
+
+    @property
+    def time_to_detect(self) -> dt.timedelta | None:
+        if self.occurred_at and self.detected_at:
+            return self.detected_at - self.occurred_at
+        return None
+
+    @property
+    def time_to_resolve(self) -> dt.timedelta | None:
+        if self.detected_at and self.resolved_at:
+            return self.resolved_at - self.detected_at
+        return None
+
+    @property
+    def total_duration(self) -> dt.timedelta | None:
+        if self.occurred_at and self.resolved_at:
+            return self.resolved_at - self.occurred_at
+        return None
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == PostMortemStatus.PUBLISHED
+
 
 class ActionItemStatus(models.TextChoices):
     OPEN = "open", "Open"
@@ -89,6 +139,12 @@ class ActionItemStatus(models.TextChoices):
 
 
 class ActionItemQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ActionItemQuerySet:
+        """Action items of the post-mortems ``user`` may see."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(visibility_q(user, prefix="postmortem__"))
+
     def unfinished(self) -> ActionItemQuerySet:
         return self.filter(status__in=[ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS])
 
@@ -122,6 +178,17 @@ class ActionItem(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.description[:80]
+
+    def get_absolute_url(self) -> str:
+        return f"{self.postmortem.get_absolute_url()}#action-item-{self.pk}"
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.status in (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS)
+
+    @property
+    def is_overdue(self) -> bool:
+        return bool(self.is_unfinished and self.due_date and self.due_date < timezone.localdate())
 
     @property
     def team_id(self) -> int:

@@ -5,3 +5,13 @@ class MetricsConfig(AppConfig):
     name = "learninghub.metrics"
     label = "metrics"
     verbose_name = "Learning metrics"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from learninghub.metrics.scheduling import on_team_records_changed
+        from learninghub.metrics.sql import register_sqlite_functions
+        from learninghub.signals import team_records_changed
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="metrics-sqlite-functions")
+        team_records_changed.connect(on_team_records_changed, dispatch_uid="metrics-team-records-changed")

@@ -3,13 +3,14 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from postmortems.models import ActionItem, PostMortem, PostMortemStatus, Severity
+from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 from tests.factories import TeamFactory, UserFactory
 
 
 class PostMortemFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PostMortem
+        skip_postgeneration_save = True
 
     team = factory.SubFactory(TeamFactory)
     title = factory.Sequence(lambda n: f"Incident {n}")
@@ -24,6 +25,10 @@ class PostMortemFactory(factory.django.DjangoModelFactory):
     status = PostMortemStatus.PUBLISHED
     created_by = factory.SubFactory(UserFactory)
 
+    class Params:
+        draft = factory.Trait(status=PostMortemStatus.DRAFT)
+        secret = factory.Trait(restricted=True)
+
 
 class ActionItemFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -33,3 +38,10 @@ class ActionItemFactory(factory.django.DjangoModelFactory):
     description = factory.Faker("sentence")
     owner = factory.SubFactory(UserFactory)
     due_date = factory.LazyFunction(lambda: timezone.now().date() + dt.timedelta(days=7))
+
+    class Params:
+        overdue = factory.Trait(
+            due_date=factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=3)),
+            status=ActionItemStatus.OPEN,
+        )
+        done = factory.Trait(status=ActionItemStatus.DONE, completed_at=factory.LazyFunction(timezone.now))

@@ -1,0 +1,108 @@
+"""FilterSets shared by the award pages and the API. Cycles are named by month, ``YYYY-MM``;
+an invalid value is a form error on pages and a 400 in the API, never a 500."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+
+from awards.models import AwardCategory, AwardCycle, CycleState, Nomination, Vote
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(value: str) -> date | None:
+    """``2026-11`` → date(2026, 11, 1); None when it is not a real month."""
+    match = MONTH_RE.match((value or "").strip())
+    if not match:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    if not (1 <= month <= 12 and year >= 1):
+        return None
+    return date(year, month, 1)
+
+
+class MonthField(forms.CharField):
+    default_error_messages = {"invalid": "Give a month as YYYY-MM, e.g. 2026-11."}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        month = parse_month(value)
+        if month is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return month
+
+
+class MonthFilter(django_filters.Filter):
+    field_class = MonthField
+
+
+class StrictBooleanField(forms.CharField):
+    """``true``/``false`` (also 1/0, yes/no); anything else is an error rather than "no filter"."""
+
+    default_error_messages = {"invalid": "Give true or false."}
+    VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return self.VALUES[value.strip().lower()]
+        except KeyError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class CategoryFilter(django_filters.FilterSet):
+    active = StrictBooleanFilter(field_name="is_active")
+
+    class Meta:
+        model = AwardCategory
+        fields = ["active"]
+
+
+class CycleFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=CycleState.choices)
+    year = django_filters.NumberFilter(field_name="month__year", min_value=1, max_value=9999)
+
+    class Meta:
+        model = AwardCycle
+        fields = ["state", "year"]
+
+
+class NominationFilter(django_filters.FilterSet):
+    cycle = MonthFilter(field_name="cycle__month", help_text="YYYY-MM")
+    category = django_filters.ModelChoiceFilter(queryset=AwardCategory.objects.all(), to_field_name="slug")
+    nominee = django_filters.ModelChoiceFilter(queryset=get_user_model().objects.all(), to_field_name="username")
+
+    class Meta:
+        model = Nomination
+        fields = ["cycle", "category", "nominee"]
+
+
+class VoteFilter(django_filters.FilterSet):
+    cycle = MonthFilter(field_name="cycle__month", help_text="YYYY-MM")
+    category = django_filters.ModelChoiceFilter(queryset=AwardCategory.objects.all(), to_field_name="slug")
+
+    class Meta:
+        model = Vote
+        fields = ["cycle", "category"]
+
+
+class HallOfFameForm(forms.Form):
+    """The hall of fame's filters (it lists people, not rows of one model)."""
+
+    search = forms.CharField(required=False, max_length=100, label="Person",
+                             widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or username"}))
+    category = forms.ModelChoiceField(queryset=AwardCategory.objects.order_by("position", "name"), required=False,
+                                      to_field_name="slug", empty_label="All categories")

@@ -1,0 +1,186 @@
+"""FilterSets shared by the post-mortem pages and the API (one vocabulary for both).
+
+Date bounds follow the project convention: ``X_after`` is on or after (>=), ``X_before`` is
+strictly before (<); values are YYYY-MM-DD or full ISO datetimes. Invalid values are form
+errors (pages) or 400s (API), never 500s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from experiments.models import Lesson
+from learninghub.choices import FailureMode
+from learninghub.models import Team
+from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
+
+
+def parse_date_or_datetime(value: str) -> dt.date | dt.datetime | None:
+    """A date ("2026-11-01") or an ISO datetime ("2026-11-01T08:00:00Z"); None if neither."""
+    value = value.strip()
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        return parsed
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+class DateTimeBoundField(forms.CharField):
+    """A moment given as a date (midnight, in the site's time zone) or an ISO datetime."""
+
+    widget = forms.DateInput(attrs={"type": "date"})
+    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD (or a full ISO datetime)."}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        parsed = parse_date_or_datetime(value)
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if not isinstance(parsed, dt.datetime):
+            parsed = dt.datetime.combine(parsed, dt.time.min)
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        return parsed
+
+
+class DateBoundField(DateTimeBoundField):
+    """A calendar day given as YYYY-MM-DD (an ISO datetime is accepted and cut to its day)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        return timezone.localtime(moment).date() if moment else None
+
+
+class DateTimeBoundFilter(django_filters.Filter):
+    field_class = DateTimeBoundField
+
+
+class DateBoundFilter(django_filters.Filter):
+    field_class = DateBoundField
+
+
+class TeamFilter(django_filters.ModelChoiceFilter):
+    """A team given by its slug; an unknown slug is a validation error."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Team.objects.order_by("name"))
+        kwargs.setdefault("to_field_name", "slug")
+        kwargs.setdefault("empty_label", "All teams")
+        super().__init__(*args, **kwargs)
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (also 1/0, yes/no); anything else is a validation error rather than ignored."""
+
+    TRUE = {"true", "1", "yes", "on"}
+    FALSE = {"false", "0", "no", "off"}
+    widget = forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in self.TRUE:
+            return True
+        if lowered in self.FALSE:
+            return False
+        raise forms.ValidationError("Use true or false.", code="invalid")
+
+    def validate(self, value):
+        return None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class PostMortemFilter(django_filters.FilterSet):
+    team = TeamFilter(field_name="team")
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
+    status = django_filters.ChoiceFilter(choices=PostMortemStatus.choices, empty_label="Any status")
+    failure_mode = django_filters.ChoiceFilter(choices=FailureMode.choices, empty_label="Any failure mode")
+    occurred_after = DateTimeBoundFilter(field_name="occurred_at", lookup_expr="gte", label="Occurred on or after")
+    occurred_before = DateTimeBoundFilter(field_name="occurred_at", lookup_expr="lt", label="Occurred before")
+    resolved_after = DateTimeBoundFilter(field_name="resolved_at", lookup_expr="gte", label="Resolved on or after")
+    resolved_before = DateTimeBoundFilter(field_name="resolved_at", lookup_expr="lt", label="Resolved before")
+    repeat = StrictBooleanFilter(method="filter_repeat", label="Repeat of an earlier post-mortem")
+    search = django_filters.CharFilter(method="filter_search", label="Search")
+
+    class Meta:
+        model = PostMortem
+        fields = ["team", "severity", "status", "failure_mode"]
+
+    def filter_repeat(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(repeat_of__isnull=not value)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Free text over title, the three narrative sections, lessons and action items.
+
+        Related rows are matched with EXISTS subqueries, so no row is duplicated and counts
+        stay right; visibility was applied to ``queryset`` before, so search never widens it.
+        """
+        value = value.strip()
+        if not value:
+            return queryset
+        lesson_match = Lesson.objects.filter(postmortem=OuterRef("pk"), text__icontains=value)
+        item_match = ActionItem.objects.filter(postmortem=OuterRef("pk"), description__icontains=value)
+        return queryset.filter(
+            Q(title__icontains=value) | Q(what_happened__icontains=value) | Q(root_cause__icontains=value)
+            | Q(what_went_well__icontains=value) | Exists(lesson_match) | Exists(item_match)
+        )
+
+
+class ActionItemFilter(django_filters.FilterSet):
+    owner = django_filters.CharFilter(method="filter_owner", label="Owner",
+                                      help_text="A username, or “me”")
+    status = django_filters.ChoiceFilter(choices=ActionItemStatus.choices, empty_label="Any status")
+    overdue = StrictBooleanFilter(method="filter_overdue", label="Overdue")
+    team = TeamFilter(field_name="postmortem__team")
+    due_after = DateBoundFilter(field_name="due_date", lookup_expr="gte", label="Due on or after")
+    due_before = DateBoundFilter(field_name="due_date", lookup_expr="lt", label="Due before")
+    search = django_filters.CharFilter(method="filter_search", label="Search")
+
+    class Meta:
+        model = ActionItem
+        fields = ["status"]
+
+    def filter_owner(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        if value.lower() == "me":
+            user = getattr(self.request, "user", None)
+            if user is None or not user.is_authenticated:
+                return queryset.none()
+            return queryset.filter(owner=user)
+        return queryset.filter(owner__username=value)
+
+    def filter_overdue(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        today = timezone.localdate()
+        overdue = Q(status__in=[ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS], due_date__lt=today)
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(description__icontains=value) | Q(postmortem__title__icontains=value))

@@ -1,0 +1,126 @@
+"""Reads shared by the pages, the API and other areas (dashboards, awards, search).
+
+Every query here starts from ``visible_to(user)``: a restricted post-mortem, its action items
+and its lessons exist only for its own team's members, in lists, searches, counts and exports.
+Other areas must read post-mortems through these functions, not the models.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
+from django.utils import timezone
+
+from experiments.models import Lesson
+from postmortems.filters import ActionItemFilter, PostMortemFilter
+from postmortems.models import ActionItem, ActionItemStatus, PostMortem
+
+UNFINISHED = [ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS]
+
+
+def _count_of(queryset: QuerySet) -> Coalesce:
+    """A correlated COUNT subquery (no join fan-out, so several counts can sit side by side)."""
+    counted = queryset.order_by().values("postmortem").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def postmortems_visible(*, user) -> QuerySet[PostMortem]:
+    """Post-mortems ``user`` may see, with what list rows show (team, counts) loaded in bulk."""
+    today = timezone.localdate()
+    items = ActionItem.objects.filter(postmortem=OuterRef("pk"))
+    return (
+        PostMortem.objects.visible_to(user)
+        .select_related("team", "created_by", "repeat_of", "experiment")
+        .annotate(
+            action_item_count=_count_of(items),
+            open_action_item_count=_count_of(items.filter(status__in=UNFINISHED)),
+            overdue_action_item_count=_count_of(items.filter(status__in=UNFINISHED, due_date__lt=today)),
+            lesson_count=_count_of(Lesson.objects.filter(postmortem=OuterRef("pk"))),
+        )
+    )
+
+
+def postmortems_for_api(*, user) -> QuerySet[PostMortem]:
+    """Visible post-mortems with everything the API representation nests, prefetched."""
+    return postmortems_visible(user=user).prefetch_related(
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner").order_by("position", "pk")),
+        Prefetch("lessons", queryset=Lesson.objects.order_by("position", "pk")),
+        "authors",
+    )
+
+
+def postmortem_list(*, user, params: QueryDict | dict | None = None, request=None) -> PostMortemFilter:
+    """The filtered list (``.qs``) with its filter form (``.form``) for the HTML list."""
+    return PostMortemFilter(params or None, queryset=postmortems_visible(user=user), request=request)
+
+
+def postmortem_detail(*, user, pk: int) -> PostMortem:
+    """One visible post-mortem with its items (and their owners and lessons) and lessons.
+
+    Raises ``PostMortem.DoesNotExist`` when it does not exist *or* is hidden from ``user``,
+    so callers answer 404 in both cases and never reveal a restricted record.
+    """
+    return postmortems_visible(user=user).prefetch_related(
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "lesson")
+                 .order_by("position", "pk")),
+        Prefetch("lessons", queryset=Lesson.objects.select_related("created_by")
+                 .annotate(application_count=Count("applications")).order_by("position", "pk")),
+        "authors",
+    ).get(pk=pk)
+
+
+def postmortem_repeats(*, user, postmortem: PostMortem) -> QuerySet[PostMortem]:
+    """Later post-mortems that repeat this one (only those ``user`` may see)."""
+    return PostMortem.objects.visible_to(user).filter(repeat_of=postmortem).select_related("team")
+
+
+def postmortem_choices_for_repeat(*, user, exclude_pk: int | None = None) -> QuerySet[PostMortem]:
+    queryset = PostMortem.objects.visible_to(user).select_related("team").order_by("-occurred_at", "-pk")
+    return queryset.exclude(pk=exclude_pk) if exclude_pk else queryset
+
+
+def action_items_visible(*, user) -> QuerySet[ActionItem]:
+    """Action items of the post-mortems ``user`` may see, overdue first, then by due date."""
+    today = timezone.localdate()
+    return (
+        ActionItem.objects.visible_to(user)
+        .select_related("postmortem__team", "owner", "lesson")
+        .annotate(
+            urgency=Case(
+                When(status__in=UNFINISHED, due_date__lt=today, then=Value(0)),
+                When(status__in=UNFINISHED, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("urgency", "due_date", "pk")
+    )
+
+
+def action_item_list(*, user, params: QueryDict | dict | None = None, request=None) -> ActionItemFilter:
+    return ActionItemFilter(params or None, queryset=action_items_visible(user=user), request=request)
+
+
+def my_action_items(*, user, params: QueryDict | dict | None = None, request=None) -> ActionItemFilter:
+    """Everything assigned to ``user`` across teams: overdue first, then open by due date,
+    then finished ones."""
+    return ActionItemFilter(params or None, queryset=action_items_visible(user=user).filter(owner=user),
+                            request=request)
+
+
+def action_item_get(*, user, pk: int) -> ActionItem:
+    """One visible action item; ``ActionItem.DoesNotExist`` when missing or hidden."""
+    return action_items_visible(user=user).get(pk=pk)
+
+
+def action_item_counts(*, user, team_id: int | None = None, owner=None) -> dict[str, int]:
+    """Open and overdue action items (visible to ``user``; of one team or owner when given)."""
+    queryset = ActionItem.objects.visible_to(user)
+    if team_id is not None:
+        queryset = queryset.filter(postmortem__team_id=team_id)
+    if owner is not None:
+        queryset = queryset.filter(owner=owner)
+    unfinished = Q(status__in=UNFINISHED)
+    return queryset.aggregate(open=Count("pk", filter=unfinished),
+                              overdue=Count("pk", filter=unfinished & Q(due_date__lt=timezone.localdate())))

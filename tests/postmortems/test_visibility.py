@@ -1,0 +1,101 @@
+"""Restricted post-mortems exist only for their own team's members: in lists, searches,
+detail pages, exports, the API, action item lists and the counts shown to others."""
+
+import pytest
+from django.urls import reverse
+
+from experiments.models import Lesson
+from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
+
+pytestmark = pytest.mark.django_db
+
+SECRET_TITLE = "Zanzibar credentials leaked in logs"
+
+
+@pytest.fixture
+def secret(team, member):
+    postmortem = PostMortemFactory(team=team, title=SECRET_TITLE, restricted=True, what_happened="- zanzibar")
+    ActionItemFactory(postmortem=postmortem, owner=member, description="Rotate the zanzibar keys", overdue=True)
+    Lesson.objects.create(team=team, postmortem=postmortem, text="Never log zanzibar secrets")
+    return postmortem
+
+
+@pytest.fixture
+def public(team, secret):
+    """A visible post-mortem linked to the restricted one both ways."""
+    earlier = PostMortemFactory(team=team, title="Visible earlier incident")
+    secret.repeat_of = earlier
+    secret.save()
+    return PostMortemFactory(team=team, title="Visible later incident", repeat_of=secret)
+
+
+def _pages(secret):
+    return {
+        "list": reverse("postmortems:list"),
+        "search": reverse("postmortems:list") + "?search=zanzibar",
+        "team filter": reverse("postmortems:list") + "?team=recsys",
+        "action items": reverse("postmortems:action-items"),
+        "action items search": reverse("postmortems:action-items") + "?search=zanzibar",
+        "my action items": reverse("postmortems:my-action-items"),
+    }
+
+
+def test_members_see_restricted_records_everywhere(member_client, member_api, secret):
+    for name, url in _pages(secret).items():
+        if name == "action items search":
+            continue
+        assert "zanzibar" in member_client.get(url).content.decode().lower(), name
+    assert member_client.get(secret.get_absolute_url()).status_code == 200
+    assert member_client.get(reverse("postmortems:markdown", args=[secret.pk])).status_code == 200
+    assert member_api.get(f"/api/v1/postmortems/{secret.pk}/").status_code == 200
+    assert member_api.get("/api/v1/postmortems/").data["count"] == 1
+    assert member_api.get("/api/v1/action-items/").data["count"] == 1
+
+
+def test_other_teams_never_see_a_restricted_post_mortem(outsider_client, outsider_api, secret, public):
+    for name, url in _pages(secret).items():
+        page = outsider_client.get(url).content.decode()
+        assert "zanzibar" not in page.lower() and SECRET_TITLE not in page, name
+    for url in (secret.get_absolute_url(), reverse("postmortems:edit", args=[secret.pk]),
+                reverse("postmortems:markdown", args=[secret.pk]), reverse("postmortems:delete", args=[secret.pk])):
+        assert outsider_client.get(url).status_code == 404, url
+    item = secret.action_items.get()
+    assert outsider_client.post(reverse("postmortems:action-item-status", args=[item.pk]),
+                                {"status": "done"}).status_code == 404
+    # Counts shown to others leave it out.
+    listing = outsider_client.get(reverse("postmortems:list"))
+    assert listing.context["page_obj"].paginator.count == 2
+    # A visible post-mortem does not reveal its restricted neighbours.
+    later = outsider_client.get(public.get_absolute_url()).content.decode()
+    assert SECRET_TITLE not in later
+    earlier = outsider_client.get(secret.repeat_of.get_absolute_url()).content.decode()
+    assert SECRET_TITLE not in earlier and "Repeated by" not in earlier
+
+
+def test_the_api_hides_restricted_records_from_other_teams(outsider_api, secret, public):
+    listing = outsider_api.get("/api/v1/postmortems/")
+    assert listing.data["count"] == 2
+    assert SECRET_TITLE not in str(listing.data)
+    assert outsider_api.get("/api/v1/postmortems/?search=zanzibar").data["count"] == 0
+    assert outsider_api.get(f"/api/v1/postmortems/{secret.pk}/").status_code == 404
+    assert outsider_api.get(f"/api/v1/postmortems/{secret.pk}/markdown/").status_code == 404
+    assert outsider_api.patch(f"/api/v1/postmortems/{secret.pk}/", {"title": "x"}, format="json").status_code == 404
+    later = outsider_api.get(f"/api/v1/postmortems/{public.pk}/").data
+    assert later["repeat_of"] is None
+    item = secret.action_items.get()
+    assert outsider_api.get("/api/v1/action-items/").data["count"] == 0
+    assert outsider_api.get(f"/api/v1/action-items/{item.pk}/").status_code == 404
+    assert outsider_api.patch(f"/api/v1/action-items/{item.pk}/", {"status": "done"},
+                              format="json").status_code == 404
+    # Nor can it be linked to.
+    response = outsider_api.post("/api/v1/postmortems/", {
+        "team": "data-platform", "title": "Linking", "repeat_of": secret.pk}, format="json")
+    assert response.status_code == 400 and "repeat_of" in response.data
+
+
+def test_an_owner_who_left_the_team_no_longer_sees_the_item(outsider_client, outsider, secret):
+    """Counts on "My action items" are counted over visible records only."""
+    ActionItemFactory(postmortem=secret, owner=outsider, description="Left behind zanzibar", overdue=True)
+    response = outsider_client.get(reverse("postmortems:my-action-items"))
+    assert response.context["counts"] == {"open": 0, "overdue": 0}
+    assert "zanzibar" not in response.content.decode().lower()
