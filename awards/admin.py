@@ -84,6 +84,9 @@ class AwardCycleAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "month"] if obj is not None else self.readonly_fields
 
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj is not None else []
+
     def get_fields(self, request, obj=None):
         if obj is None:  # deadlines follow from the month (AWARDS_NOMINATIONS_CLOSE_DAY)
             return ["month"]

@@ -264,19 +264,20 @@ def suggest_fast_fail(*, month: date, viewer) -> list[Suggestion]:
     failures = (Experiment.objects.failures().filter(ended_at__gte=start, ended_at__lt=end,
                                                      created_by__is_active=True)
                 .filter(Exists(Lesson.objects.filter(experiment=OuterRef("pk"))))
-                .annotate(duration=ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
+                .annotate(time_to_conclusion=ExpressionWrapper(F("ended_at") - F("started_at"),
+                                                               output_field=DurationField()),
                           lesson_count=Count("lessons"))
-                .select_related("created_by").order_by("duration", "ended_at", "pk")[:500])
+                .select_related("created_by").order_by("time_to_conclusion", "ended_at", "pk")[:500])
     people: dict[int, Suggestion] = {}
     for experiment in failures:
         lessons = f"{experiment.lesson_count} lesson{'s' if experiment.lesson_count != 1 else ''}"
         evidence = Evidence("experiment", experiment.pk, experiment.title,
-                            f"failed after {_humanize_duration(experiment.duration)}, {lessons}")
+                            f"failed after {_humanize_duration(experiment.time_to_conclusion)}, {lessons}")
         suggestion = people.get(experiment.created_by_id)
         if suggestion is None:
             people[experiment.created_by_id] = Suggestion(
-                user=experiment.created_by, score=experiment.duration.total_seconds(),
-                summary=f"Concluded a failed experiment in {_humanize_duration(experiment.duration)} "
+                user=experiment.created_by, score=experiment.time_to_conclusion.total_seconds(),
+                summary=f"Concluded a failed experiment in {_humanize_duration(experiment.time_to_conclusion)} "
                         f"and documented {lessons}.", evidence=[evidence])
         elif len(suggestion.evidence) < 3:
             suggestion.evidence.append(evidence)

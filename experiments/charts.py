@@ -34,43 +34,47 @@ def shared_metric_names(points: Sequence[ChainPoint]) -> list[str]:
 def lineage_metric_figures(points: Sequence[ChainPoint]) -> list[tuple[str, str]]:
     """One line chart per shared metric across the lineage chain: ``[(metric, figure JSON)]``.
 
-    Each point links (customdata) to its experiment; the experiment being viewed is marked.
+    Each point links (customdata[0]) to its experiment; the experiment being viewed is marked.
     """
     figures = []
     labels = _unique_labels(points)
     for name in shared_metric_names(points):
-        xs, ys, urls, sizes, colours = [], [], [], [], []
+        xs, ys, custom, sizes, colours = [], [], [], [], []
         for label, point in zip(labels, points, strict=True):
             value = point.metrics.get(name)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 continue
             xs.append(label)
             ys.append(value)
-            urls.append(point.url)
+            custom.append([point.url, point.label])
             sizes.append(14 if point.is_current else 9)
             colours.append(CURRENT_COLOUR if point.is_current else LINE_COLOUR)
+        top = max(*ys, 0)
         figure = go.Figure(
             go.Scatter(
-                x=xs, y=ys, customdata=urls, mode="lines+markers+text", name=name,
-                text=[_format(value) for value in ys], textposition="top center",
+                x=xs, y=ys, customdata=custom, mode="lines+markers+text", name=name,
+                text=[_format(value) for value in ys], textposition="top center", cliponaxis=False,
                 marker={"size": sizes, "color": colours}, line={"color": LINE_COLOUR},
-                hovertemplate="%{x}<br>" + name + ": %{y}<extra>click to open</extra>",
+                hovertemplate="%{customdata[1]}<br>" + name + ": %{y}<extra>click to open</extra>",
             ),
             layout=base_layout(
-                height=300, showlegend=False, hovermode="closest",
-                xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels},
-                yaxis={"title": {"text": name}, "rangemode": "tozero"},
-                margin={"l": 60, "r": 20, "t": 30, "b": 60},
+                height=340, showlegend=False, hovermode="closest",
+                xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels, "tickangle": -25,
+                       "automargin": True},
+                yaxis={"title": {"text": name}, "range": [min(*ys, 0) * 1.1, top * 1.2 if top > 0 else 1],
+                       "automargin": True},
+                margin={"l": 60, "r": 20, "t": 30, "b": 40},
             ),
         )
         figures.append((name, figure_json(figure)))
     return figures
 
 
-def _unique_labels(points: Sequence[ChainPoint]) -> list[str]:
+def _unique_labels(points: Sequence[ChainPoint], max_length: int = 24) -> list[str]:
+    """Short axis labels (the full title is in the hover), unique so no two points merge."""
     labels: list[str] = []
     for point in points:
-        label = point.label
+        label = point.label if len(point.label) <= max_length else point.label[: max_length - 1].rstrip() + "…"
         while label in labels:
             label = f"{label} ′"
         labels.append(label)

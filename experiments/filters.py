@@ -15,6 +15,7 @@ from learninghub.choices import FailureMode
 from learninghub.models import Team
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
+FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]
 SORT_CHOICES = [("-started_at", "Newest first"), ("started_at", "Oldest first")]
 
 
@@ -23,7 +24,6 @@ class MomentFilter(django_filters.DateTimeFilter):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
-        kwargs.setdefault("help_text", "YYYY-MM-DD")
         super().__init__(*args, **kwargs)
 
 
@@ -64,7 +64,7 @@ class ExperimentFilter(django_filters.FilterSet):
                                        help_text="Title, hypothesis, approach and lessons")
     team = TeamFilter()
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices, empty_label="Any outcome")
-    failure_kind = django_filters.ChoiceFilter(choices=FailureKind.choices, empty_label="Any kind",
+    failure_kind = django_filters.ChoiceFilter(choices=FAILURE_KIND_CHOICES, empty_label="Any kind",
                                                label="Failure kind")
     failure_mode = django_filters.ChoiceFilter(choices=FailureMode.choices, empty_label="Any mode",
                                                label="Failure mode")

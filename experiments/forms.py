@@ -47,6 +47,7 @@ class ExperimentForm(forms.ModelForm):
             "error_trace": forms.Textarea(attrs={"rows": 6, "class": "monospace"}),
         }
         field_classes = {"builds_on": ExperimentChoiceField, "repeat_of": ExperimentChoiceField}
+        labels = {"is_novel": "Novel approach", "builds_on": "Builds on", "repeat_of": "Repeat of"}
         help_texts = {
             "builds_on": "The experiment this one iterates on (its lineage).",
             "repeat_of": "An earlier failed experiment this one repeats.",

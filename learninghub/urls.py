@@ -3,9 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from learninghub import views
+from learninghub.metrics import views as dashboard_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard_views.organisation_dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("vendor/plotly-<str:version>.min.js", views.plotly_js, name="plotly-js"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -110,7 +110,7 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 
 
 class PostMortemFilter(django_filters.FilterSet):
-    team = TeamFilter(field_name="team")
+    team = TeamFilter(field_name="team", label="Team")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
     status = django_filters.ChoiceFilter(choices=PostMortemStatus.choices, empty_label="Any status")
     failure_mode = django_filters.ChoiceFilter(choices=FailureMode.choices, empty_label="Any failure mode")
@@ -152,7 +152,7 @@ class ActionItemFilter(django_filters.FilterSet):
                                       help_text="A username, or “me”")
     status = django_filters.ChoiceFilter(choices=ActionItemStatus.choices, empty_label="Any status")
     overdue = StrictBooleanFilter(method="filter_overdue", label="Overdue")
-    team = TeamFilter(field_name="postmortem__team")
+    team = TeamFilter(field_name="postmortem__team", label="Team")
     due_after = DateBoundFilter(field_name="due_date", lookup_expr="gte", label="Due on or after")
     due_before = DateBoundFilter(field_name="due_date", lookup_expr="lt", label="Due before")
     search = django_filters.CharFilter(method="filter_search", label="Search")

@@ -102,6 +102,9 @@ class PostMortemForm(forms.Form):
         self.fields["experiment"].queryset = experiments.select_related("team").order_by("-started_at", "-pk")
         self.fields["repeat_of"].queryset = postmortem_choices_for_repeat(
             user=user, exclude_pk=postmortem.pk if postmortem else None)
+        if postmortem and postmortem.repeat_of_id and not postmortem.repeat_of.is_visible_to(user):
+            # Linked to a restricted post-mortem this editor may not see: neither show nor drop the link.
+            del self.fields["repeat_of"]
 
     def clean(self):
         cleaned = super().clean()
@@ -133,8 +136,7 @@ class ActionItemRowForm(forms.Form):
                                                                                     format="%Y-%m-%d"))
     status = forms.ChoiceField(choices=ActionItemStatus.choices, initial=ActionItemStatus.OPEN)
     lesson = LessonChoiceField(queryset=Lesson.objects.none(), required=False, empty_label="—",
-                               label="Implements lesson",
-                               help_text="Done items that implement a lesson count as applying it.")
+                               label="Implements lesson")
 
     def __init__(self, *args, owners: QuerySet | None = None, lessons: QuerySet | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -157,7 +157,8 @@ def _validate(*, team: Team, user, values: dict, postmortem: PostMortem | None, 
                                           resolved_at=values.get("resolved_at")).items():
         errors[name].extend(messages)
     repeat_of = values.get("repeat_of")
-    if repeat_of is not None:
+    repeat_changed = postmortem is None or (repeat_of.pk if repeat_of else None) != postmortem.repeat_of_id
+    if repeat_of is not None and repeat_changed:
         if postmortem is not None and repeat_of.pk == postmortem.pk:
             errors["repeat_of"].append("A post-mortem cannot repeat itself.")
         elif not repeat_of.is_visible_to(user):

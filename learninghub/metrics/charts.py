@@ -86,7 +86,7 @@ def rates_figure(snapshots, months, drill: DrillDown) -> dict | None:
                               hovertemplate=f"{name}: %{{y:.0%}}<extra></extra>"))
     if not data:
         return None
-    return {"data": data, "layout": _layout(yaxis=_rate_axis())}
+    return {"data": data, "layout": _layout(yaxis=_rate_axis(), hovermode="closest")}
 
 
 def velocity_figure(snapshots, months, drill: DrillDown) -> dict | None:
@@ -104,7 +104,7 @@ def velocity_figure(snapshots, months, drill: DrillDown) -> dict | None:
               [drill.novel_experiments(m) for m in months], yaxis="y2", marker={"color": "#b54708"},
               hovertemplate="Innovation: %{y:.0%}<extra></extra>"),
     ]
-    layout = _layout(yaxis={"title": {"text": "experiments per week"}, "rangemode": "tozero"},
+    layout = _layout(yaxis={"title": {"text": "experiments per week"}, "rangemode": "tozero"}, hovermode="closest",
                      yaxis2={**_rate_axis("novel"), "overlaying": "y", "side": "right", "range": [0, 1]})
     return {"data": data, "layout": layout}
 
@@ -206,7 +206,7 @@ def team_scores_figure(teams, snapshots_by_team: dict[int | None, list[MetricSna
     data.append(_line("Organisation", x, organisation, [organisation_url(m) for m in months],
                       line={"dash": "dash", "color": "#1d2330", "width": 3},
                       hovertemplate="Organisation: %{y:.2f}<extra></extra>"))
-    return {"data": data, "layout": _layout(yaxis={"range": [0, 1], "title": {"text": "score"}})}
+    return {"data": data, "layout": _layout(yaxis={"range": [0, 1], "title": {"text": "score"}}, hovermode="closest")}
 
 
 def team_comparison_figure(teams, snapshots: dict[int, MetricSnapshot], month: dt.date) -> dict | None:

@@ -9,8 +9,11 @@ before, YYYY-MM-DD).
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
 
 from learninghub.metrics.engine import LESSON_WINDOW
@@ -22,13 +25,33 @@ POSTMORTEMS = "postmortems:list"
 ACTION_ITEMS = "postmortems:action-items"
 
 
-def build_url(url_name: str, *args, **params) -> str | None:
-    """``reverse(url_name)`` plus a query string of the non-empty ``params``; None if unknown."""
+@lru_cache(maxsize=4096)
+def _path(url_name: str, args: tuple) -> str | None:
+    """Dashboards build hundreds of links per page: reverse each (name, args) once."""
     try:
-        base = reverse(url_name, args=args)
+        return reverse(url_name, args=args)
     except NoReverseMatch:
         return None
-    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
+
+
+@receiver(setting_changed)
+def _forget_paths(setting: str, **kwargs) -> None:
+    if setting == "ROOT_URLCONF":
+        _path.cache_clear()
+
+
+def _query(params: dict) -> str:
+    """``urlencode`` for the simple values used here (slugs, dates, choices), without its overhead."""
+    return "&".join(f"{key}={quote(str(value), safe='')}" for key, value in params.items()
+                    if value not in (None, ""))
+
+
+def build_url(url_name: str, *args, **params) -> str | None:
+    """``reverse(url_name)`` plus a query string of the non-empty ``params``; None if unknown."""
+    base = _path(url_name, args)
+    if base is None:
+        return None
+    query = _query(params)
     return f"{base}?{query}" if query else base
 
 
@@ -37,16 +60,12 @@ class DrillDown:
 
     def __init__(self, team_slug: str | None) -> None:
         self.team = team_slug
-        self._bases: dict[str, str | None] = {}
 
     def _url(self, url_name: str, **params) -> str | None:
-        if url_name not in self._bases:
-            self._bases[url_name] = build_url(url_name)
-        base = self._bases[url_name]
+        base = _path(url_name, ())
         if base is None:
             return None
-        query = urlencode({key: value for key, value in {"team": self.team, **params}.items()
-                           if value not in (None, "")})
+        query = _query({"team": self.team, **params})
         return f"{base}?{query}" if query else base
 
     @staticmethod

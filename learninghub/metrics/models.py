@@ -150,6 +150,18 @@ def previous_month(month: dt.date) -> dt.date:
     return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
 
 
+def shift_months(month: dt.date, count: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + count
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def current_month() -> dt.date:
+    """The current UTC calendar month."""
+    from django.utils import timezone
+
+    return month_start(timezone.now().astimezone(dt.UTC))
+
+
 def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
     """Every first-of-month from ``first`` to ``last`` inclusive."""
     months, current = [], month_start(first)

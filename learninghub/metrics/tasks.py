@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
-from django.utils import timezone
 
 from learninghub.metrics import engine, scheduling
-from learninghub.metrics.models import month_start, previous_month
+from learninghub.metrics.models import current_month, previous_month
 
 
 def parse_months(months: list[str] | None) -> list[dt.date] | None:
@@ -44,7 +43,7 @@ def recompute_all(months: list[str] | None = None) -> int:
 def recompute_recent_months() -> int:
     """Nightly (beat): the current and previous month for every team and the organisation —
     also refreshes "overdue" counts, which change with the date alone."""
-    current = month_start(timezone.now().astimezone(dt.UTC))
+    current = current_month()
     return engine.recompute([previous_month(current), current])
 
 

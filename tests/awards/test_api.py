@@ -1,11 +1,14 @@
 """The awards API: categories, cycles by month (results only once closed), advancing by hand,
 nominations and one's own votes. Rule violations are 400 naming the rule, wrong stage 409."""
 
+import datetime as dt
+
 import pytest
 from rest_framework.test import APIClient
 
 from awards import services
 from awards.models import AwardCategory, CycleState, Nomination, Vote
+from tests.awards.conftest import at
 from tests.factories import TeamFactory, UserFactory, issue_token
 from tests.factories.awards import AwardCycleFactory, NominationFactory, VoteFactory
 from tests.factories.experiments import ExperimentFactory
@@ -65,7 +68,7 @@ def test_categories_filter_by_active(member_api):
 
 
 def test_a_cycle_by_month_with_state_deadlines_and_history(member_api, lead):
-    services.cycles_advance_on_schedule(now=services.timezone.datetime(2026, 3, 2, tzinfo=services.dt.UTC))
+    services.cycles_advance_on_schedule(now=at(dt.date(2026, 3, 2)))
     response = member_api.get(f"{CYCLES}2026-03/")
     assert response.status_code == 200
     body = response.json()
@@ -120,7 +123,7 @@ def test_results_show_ties_sharing_the_award(ballot, people, lead_api):
 def test_cycle_list_query_count_does_not_grow_with_cycles(member_api, django_assert_max_num_queries, people,
                                                           fast_fail):
     for month in range(1, 7):
-        cycle = AwardCycleFactory(month=services.date(2025, month, 1), state=CycleState.CLOSED)
+        cycle = AwardCycleFactory(month=dt.date(2025, month, 1), state=CycleState.CLOSED)
         NominationFactory(cycle=cycle, category=fast_fail, nominee=people["ben"], nominator=people["ann"])
         VoteFactory(cycle=cycle, category=fast_fail, nominee=people["ben"], voter=people["cat"])
     with django_assert_max_num_queries(10):
@@ -222,7 +225,7 @@ def test_nomination_lists_hide_restricted_evidence_from_people_outside_the_team(
 
 
 def test_nominations_filter_by_cycle_category_and_nominee(nominating, categories, people, ann_api):
-    april = AwardCycleFactory(month=services.date(2026, 4, 1))
+    april = AwardCycleFactory(month=dt.date(2026, 4, 1))
     NominationFactory(cycle=nominating, category=categories["fast-fail"], nominee=people["ben"],
                       nominator=people["cat"])
     NominationFactory(cycle=nominating, category=categories["pivot-master"], nominee=people["dan"],

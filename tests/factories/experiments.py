@@ -30,6 +30,17 @@ class ExperimentFactory(factory.django.DjangoModelFactory):
             outcome=Outcome.SUCCESS,
             ended_at=factory.LazyAttribute(lambda o: o.started_at + dt.timedelta(days=1)),
         )
+        # A run that crashed: a system failure with what the script reported.
+        crashed = factory.Trait(
+            outcome=Outcome.FAILURE,
+            failure_kind="system",
+            failure_mode="infrastructure",
+            ended_at=factory.LazyAttribute(lambda o: o.started_at + dt.timedelta(hours=2)),
+            error_type="torch.OutOfMemoryError",
+            error_message="CUDA out of memory",
+            error_trace='Traceback (most recent call last):\n  File "train.py", line 1, in <module>\n'
+                        "torch.OutOfMemoryError: CUDA out of memory",
+        )
 
 
 class LessonFactory(factory.django.DjangoModelFactory):

@@ -48,7 +48,7 @@ def form_data(*, team=None, title: str = "Model serving outage", status: str = "
         data["team"] = str(team.pk)
     if version is not None:
         data["version"] = str(version)
-    data.update({key: value for key, value in fields.items()})
+    data.update(fields)
     data.update(_management("items", len(items), initial_items))
     for index, item in enumerate(items):
         owner = item.get("owner")

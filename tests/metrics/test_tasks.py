@@ -1,0 +1,166 @@
+"""Tasks, the change signal and its debounce, the beat entry and the recompute command."""
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from learninghub.celery import app
+from learninghub.metrics import engine, scheduling
+from learninghub.metrics.models import MetricSnapshot, current_month, previous_month
+from learninghub.metrics.tasks import recompute_all, recompute_recent_months, recompute_stale, recompute_team
+from learninghub.signals import notify_team_records_changed, team_records_changed
+from tests.factories import TeamFactory
+from tests.factories.experiments import ExperimentFactory
+from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
+from tests.metrics.conftest import at
+
+pytestmark = pytest.mark.django_db
+
+NOVEMBER = dt.date(2025, 11, 1)
+
+
+def test_beat_recomputes_recent_months_with_a_registered_task():
+    entry = app.conf.beat_schedule["metrics-nightly-recompute"]
+    assert entry["task"] == "metrics.tasks.recompute_recent_months"
+    assert entry["task"] in app.tasks
+
+
+def test_recompute_team_is_idempotent_and_touches_only_that_team(team, other_team):
+    ExperimentFactory(team=team, started_at=at(2025, 11, 3), failed=True)
+    ExperimentFactory(team=other_team, started_at=at(2025, 11, 3))
+    recompute_team.delay(team.pk, ["2025-10", "2025-11"])
+    first = list(MetricSnapshot.objects.order_by("month").values())
+    recompute_team.delay(team.pk, ["2025-10", "2025-11"])
+    second = list(MetricSnapshot.objects.order_by("month").values())
+    assert len(first) == len(second) == 2
+    assert {row["team_id"] for row in second} == {team.pk}
+    for before, after in zip(first, second, strict=True):
+        before.pop("computed_at"), after.pop("computed_at")
+        assert before == after
+
+
+def test_recompute_team_without_months_backfills_its_history(team):
+    ExperimentFactory(team=team, started_at=at(2025, 1, 20))
+    recompute_team.delay(team.pk)
+    months = list(MetricSnapshot.objects.filter(team=team).values_list("month", flat=True))
+    assert months[0] == dt.date(2025, 1, 1)
+    assert months[-1] == current_month()
+    assert len(months) == len(set(months))
+
+
+def test_backfill_covers_every_team_and_the_organisation_from_the_first_record(team, other_team):
+    PostMortemFactory(team=other_team, occurred_at=at(2024, 6, 10))
+    recompute_all.delay()
+    for owner in (team, other_team, None):
+        months = list(MetricSnapshot.objects.filter(team=owner).values_list("month", flat=True))
+        assert months[0] == dt.date(2024, 6, 1) and months[-1] == current_month()
+    recompute_all.delay()  # idempotent
+    assert MetricSnapshot.objects.filter(team__isnull=True).count() == len(months)
+
+
+def test_recent_months_refresh_overdue_counts(team):
+    today = dt.date.today()
+    postmortem = PostMortemFactory(team=team)
+    ActionItemFactory(postmortem=postmortem, due_date=today - dt.timedelta(days=1), status="open")
+    recompute_recent_months.delay()
+    month = previous_month(current_month()) if today.day == 1 else current_month()
+    assert MetricSnapshot.objects.get(team=team, month=month).action_items_overdue == 1
+    assert set(MetricSnapshot.objects.values_list("month", flat=True)) == {current_month(),
+                                                                             previous_month(current_month())}
+
+
+def test_a_change_marks_the_team_and_organisation_stale_then_recomputes(team, django_capture_on_commit_callbacks):
+    ExperimentFactory(team=team, started_at=at(2025, 11, 3))
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_team_records_changed(team.pk, [at(2025, 11, 3)])
+    rows = MetricSnapshot.objects.filter(month=NOVEMBER)
+    assert {row.team_id for row in rows} == {team.pk, None}
+    assert all(not row.is_stale for row in rows), "in-process: the first change of a burst recomputes at once"
+    assert rows.get(team=team).experiments_started == 1
+
+
+def test_a_burst_of_100_changes_recomputes_once_in_process(team, django_capture_on_commit_callbacks):
+    """Tasks in-process: the first change of the burst computes; the others only mark rows
+    stale, and the page computes them lazily once."""
+    with mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
+        with django_capture_on_commit_callbacks(execute=True):
+            for index in range(100):
+                ExperimentFactory(team=team, started_at=at(2025, 11, 3) + dt.timedelta(minutes=index))
+                notify_team_records_changed(team.pk, [at(2025, 11, 3)])
+        assert recompute.call_count == 1
+    assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+
+
+def test_a_burst_of_100_changes_enqueues_one_delayed_task_with_a_broker(team, settings):
+    settings.METRICS_DEBOUNCE_SECONDS = 7
+    app.conf.task_always_eager = False
+    published = []
+
+    def fake_enqueue(task, *args, countdown=None, **kwargs):
+        published.append((task.name, countdown))
+        return True
+
+    with mock.patch.object(scheduling, "enqueue", fake_enqueue), \
+            mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
+        for index in range(100):
+            ExperimentFactory(team=team, started_at=at(2025, 11, 3) + dt.timedelta(minutes=index))
+            team_records_changed.send(sender=None, team_id=team.pk, months=frozenset({NOVEMBER}))
+        assert published == [("metrics.tasks.recompute_stale", 7)]
+        assert recompute.call_count == 0
+        assert scheduling.recompute_is_scheduled()
+
+        recompute_stale()  # what the worker runs after the countdown
+        assert recompute.call_count == 1
+        assert not scheduling.recompute_is_scheduled(), "the run lets the next change schedule again"
+        snapshot = MetricSnapshot.objects.get(team=team, month=NOVEMBER)
+        assert not snapshot.is_stale and snapshot.experiments_started == 100
+
+        team_records_changed.send(sender=None, team_id=team.pk, months=frozenset({NOVEMBER}))
+        assert len(published) == 2
+
+
+def test_a_change_that_lands_during_a_computation_leaves_the_row_stale(team):
+    engine.mark_stale(team.pk, [NOVEMBER])
+    real_compute = engine.compute
+
+    def compute_while_someone_writes(*args, **kwargs):
+        values = real_compute(*args, **kwargs)
+        engine.mark_stale(team.pk, [NOVEMBER])
+        return values
+
+    with mock.patch.object(engine, "compute", compute_while_someone_writes):
+        engine.recompute_stale()
+    assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+    engine.recompute_stale()
+    assert not MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+
+
+def test_changes_still_succeed_when_the_broker_is_down(team, broker_down, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ExperimentFactory(team=team, started_at=at(2025, 11, 3))
+        notify_team_records_changed(team.pk, [at(2025, 11, 3)])
+    snapshot = MetricSnapshot.objects.get(team=team, month=NOVEMBER)
+    assert snapshot.is_stale, "nothing computed it, pages will"
+    assert not scheduling.recompute_is_scheduled()
+
+
+def test_recompute_metrics_command(team, capsys):
+    TeamFactory(slug="search")
+    ExperimentFactory(team=team, started_at=at(2025, 3, 3))
+    call_command("recompute_metrics", "--team", "recsys", "--from", "2025-01", "--to", "2025-04")
+    assert sorted(MetricSnapshot.objects.values_list("month", flat=True)) == [
+        dt.date(2025, m, 1) for m in range(1, 5)]
+    assert "4 snapshots" in capsys.readouterr().out
+    call_command("recompute_metrics", "--from", "2025-03", "--to", "2025-03")
+    assert MetricSnapshot.objects.filter(month=dt.date(2025, 3, 1)).count() == 3  # 2 teams + organisation
+    call_command("recompute_metrics")
+    assert MetricSnapshot.objects.filter(team__isnull=True).latest("month").month == current_month()
+
+
+@pytest.mark.parametrize("args", [["--team", "nope"], ["--from", "2025-13"], ["--to", "soon"],
+                                  ["--from", "2025-05", "--to", "2025-01"]])
+def test_recompute_metrics_command_rejects_bad_arguments(team, args):
+    with pytest.raises(CommandError):
+        call_command("recompute_metrics", *args)
