@@ -69,24 +69,22 @@ def _previous_month(month: date) -> date:
     return (month - dt.timedelta(days=1)).replace(day=1)
 
 
-def _evidence(kernel, index: int) -> dict:
-    """Some demo experiments or post-mortems as evidence, if their demos created any."""
+def _evidence(nominee) -> dict:
+    """The nominee's own failed experiment or post-mortem as evidence, if their demos created one."""
     from experiments.models import Experiment, Outcome
     from postmortems.models import PostMortem
 
-    failures = list(Experiment.objects.filter(outcome=Outcome.FAILURE).order_by("pk")[:8])
-    postmortems = list(PostMortem.objects.filter(restricted=False).order_by("pk")[:4])
-    if index % 3 == 0 and failures:
-        return {"experiment": failures[index % len(failures)]}
-    if index % 3 == 1 and postmortems:
-        return {"postmortem": postmortems[index % len(postmortems)]}
-    return {}
+    experiment = Experiment.objects.filter(created_by=nominee, outcome=Outcome.FAILURE).order_by("pk").first()
+    if experiment is not None:
+        return {"experiment": experiment}
+    postmortem = PostMortem.objects.filter(created_by=nominee, restricted=False).order_by("pk").first()
+    return {"postmortem": postmortem} if postmortem is not None else {}
 
 
 def _nominate(cycle: AwardCycle, rows, kernel, categories) -> None:
-    for index, (slug, nominator, nominee, reason) in enumerate(rows):
+    for slug, nominator, nominee, reason in rows:
         services.nomination_create(cycle=cycle, category=categories[slug], nominator=kernel.users[nominator],
-                                   nominee=kernel.users[nominee], reason=reason, **_evidence(kernel, index))
+                                   nominee=kernel.users[nominee], reason=reason, **_evidence(kernel.users[nominee]))
 
 
 def _vote(cycle: AwardCycle, rows, kernel, categories) -> None:

@@ -72,8 +72,8 @@ class CategoryFilter(django_filters.FilterSet):
 
 
 class CycleFilter(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=CycleState.choices)
-    year = django_filters.NumberFilter(field_name="month__year", min_value=1, max_value=9999)
+    state = django_filters.ChoiceFilter(choices=CycleState.choices, empty_label="Any state")
+    year = django_filters.NumberFilter(field_name="month__year", label="Year", min_value=1, max_value=9999)
 
     class Meta:
         model = AwardCycle

@@ -536,7 +536,7 @@ def overdue_reminders_send(*, today: dt.date | None = None) -> int:
     not_reminded_today = Q(last_reminded_on__isnull=True) | Q(last_reminded_on__lt=today)
     owner_ids = (ActionItem.objects.overdue(today).filter(not_reminded_today, owner__isnull=False,
                                                            owner__is_active=True)
-                 .exclude(owner__email="").values_list("owner_id", flat=True).distinct())
+                 .exclude(owner__email="").order_by().values_list("owner_id", flat=True).distinct())
     sent = 0
     for owner in User.objects.filter(pk__in=list(owner_ids)).order_by("pk"):
         with transaction.atomic():

@@ -132,7 +132,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     form = MonthRangeForm(request.GET or None)
     months = form.months()
     last = months[-1]
-    snapshots = snapshot_set(sorted({previous_month(months[0]), *months}), team_ids=[team.pk])
+    snapshots = snapshot_set(sorted({previous_month(last), *months}), team_ids=[team.pk])
     series = snapshots.series(team.pk, months)
     drill = DrillDown(team.slug)
     current = snapshots.get(team.pk, last)

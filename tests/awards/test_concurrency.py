@@ -93,3 +93,29 @@ def test_the_database_itself_refuses_a_second_vote_row(people, fast_fail):
     with pytest.raises(IntegrityError), transaction.atomic():
         Vote.objects.create(cycle=cycle, category=fast_fail, voter=people["ann"], nominee=people["cat"])
     assert connection.vendor in {"sqlite", "postgresql"}
+
+
+def test_closing_waits_for_a_vote_being_changed_so_the_results_count_the_final_choice(people, fast_fail):
+    cycle = AwardCycleFactory(state=CycleState.VOTING)
+    for nominee in ("ben", "cat"):
+        NominationFactory(cycle=cycle, category=fast_fail, nominee=people[nominee], nominator=people["dan"])
+    VoteFactory(cycle=cycle, category=fast_fail, voter=people["ann"], nominee=people["ben"])
+    changed, closing = threading.Event(), threading.Event()
+
+    def change_vote():
+        with transaction.atomic():
+            services.vote_cast(cycle=cycle, category=fast_fail, voter=people["ann"], nominee=people["cat"])
+            changed.set()
+            closing.wait(timeout=10)
+            threading.Event().wait(0.3)  # let the close queue up behind this open transaction
+
+    def close():
+        changed.wait(timeout=10)
+        closing.set()
+        return services.cycle_advance(cycle=cycle, announce=False)
+
+    _run_in_threads(change_vote, close)
+
+    cycle.refresh_from_db()
+    assert cycle.state == CycleState.CLOSED
+    assert list(cycle.awards.values_list("winner__username", "votes")) == [("cat", 1)]

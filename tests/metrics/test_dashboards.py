@@ -1,0 +1,219 @@
+"""The organisation dashboard (home) and the team dashboard: cards, drill-down links, charts,
+empty states, query counts, and rendering with the broker down."""
+
+import datetime as dt
+import json
+import re
+from html import unescape
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from learninghub.celery import app
+from learninghub.metrics import engine, scheduling
+from learninghub.metrics.models import MetricSnapshot, month_range, shift_months
+from learninghub.signals import notify_team_records_changed
+from tests.factories import MembershipFactory, TeamFactory
+from tests.factories.experiments import ExperimentFactory
+from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
+from tests.metrics.conftest import at, make_lesson
+
+pytestmark = pytest.mark.django_db
+
+NOVEMBER = dt.date(2025, 11, 1)
+TEAM_URL = "/dashboards/recsys/?from=2025-06&to=2025-11"
+
+
+@pytest.fixture
+def november(team, other_team, lesson_source):
+    """recsys in November 2025: 3 failed experiments (1 repeat) and 1 post-mortem."""
+    earlier = ExperimentFactory(team=team, failed=True, started_at=at(2025, 6, 2), title="The first try")
+    for day in range(3):
+        ExperimentFactory(team=team, failed=True, started_at=at(2025, 11, 2 + day), title=f"Overfit {day}",
+                          repeat_of=earlier if day == 0 else None, failure_kind="wasteful" if day else "productive")
+    ExperimentFactory(team=team, started_at=at(2025, 11, 10), is_novel=True)
+    postmortem = PostMortemFactory(team=team, occurred_at=at(2025, 11, 20), failure_mode="infrastructure")
+    ActionItemFactory(postmortem=postmortem, due_date=dt.date(2025, 11, 25), status="open")
+    make_lesson(team, lesson_source, at(2025, 3, 1), applied_at=at(2025, 4, 1))
+    PostMortemFactory(team=other_team, occurred_at=at(2025, 11, 21))
+
+
+def links(content: bytes) -> set[str]:
+    return {unescape(href) for href in re.findall(r'href="([^"]+)"', content.decode())}
+
+
+def figures(content: bytes) -> dict[str, dict]:
+    found = re.findall(r'<script type="application/json" id="(chart-[\w-]+)-data">(.*?)</script>', content.decode(),
+                       re.S)
+    return {chart_id: json.loads(text) for chart_id, text in found}
+
+
+def test_home_is_the_organisation_dashboard_with_the_teams(member_client, team, other_team, lead, november):
+    response = member_client.get(reverse("home"), {"month": "2025-11"})
+    assert response.status_code == 200
+    assert response.templates[0].name == "dashboards/organisation.html"
+    text = response.content.decode()
+    assert "1 of 5 failures was a repeat" in text
+    rows = {row["team"].slug: row for row in response.context["team_rows"]}
+    assert rows["recsys"]["team"].member_count == 2 and rows["recsys"]["mine"]
+    assert rows["data-platform"]["team"].member_count == 0 and not rows["data-platform"]["mine"]
+    assert reverse("team-detail", args=["recsys"]) in text
+    assert reverse("dashboards:team", args=["recsys"]) in text
+
+
+def test_organisation_cards_link_to_the_records_behind_each_number(member_client, november):
+    content = member_client.get("/", {"month": "2025-11"}).content
+    hrefs = links(content)
+    assert ("/experiments/?outcome=failure&ended_after=2025-11-01&ended_before=2025-12-01&repeat=true") in hrefs
+    assert "/postmortems/?occurred_after=2025-11-01&occurred_before=2025-12-01" in hrefs
+    assert "/experiments/?started_after=2025-11-01&started_before=2025-12-01&is_novel=true" in hrefs
+    assert ("/experiments/lessons/?documented_after=2024-12-01&documented_before=2025-12-01"
+            "&applied_before=2025-12-01") in hrefs
+    assert "/postmortems/action-items/?due_after=2025-11-01&due_before=2025-12-01&overdue=true" in hrefs
+
+
+def test_organisation_charts_link_to_team_dashboards(member_client, november):
+    charts = figures(member_client.get("/", {"month": "2025-11"}).content)
+    trend = charts["chart-team-scores"]
+    recsys = next(trace for trace in trend["data"] if trace["name"] == "Recommendations")
+    assert recsys["customdata"][-1] == "/dashboards/recsys/?from=2025-11&to=2025-11"
+    comparison = charts["chart-team-comparison"]
+    repeat = next(trace for trace in comparison["data"] if trace["name"] == "Repeat failure rate")
+    assert repeat["x"] == ["Data Platform", "Recommendations"]
+    assert repeat["y"] == [0.0, 0.25]
+    assert repeat["customdata"][1] == ("/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01"
+                                       "&ended_before=2025-12-01&repeat=true")
+
+
+def test_team_dashboard_cards_charts_and_table(member_client, november):
+    response = member_client.get(TEAM_URL)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "1 of 4 failures was a repeat" in text
+    charts = figures(response.content)
+    assert {"chart-score", "chart-rates", "chart-velocity", "chart-recovery", "chart-modes", "chart-kinds",
+            "chart-actions"} <= set(charts)
+    modes = charts["chart-modes"]
+    overfitting = next(trace for trace in modes["data"] if trace["name"] == "Overfitting · experiments")
+    assert overfitting["x"][-1] == "Nov 2025" and overfitting["y"][-1] == 3
+    assert overfitting["customdata"][-1] == ("/experiments/?team=recsys&outcome=failure&failure_mode=overfitting"
+                                             "&ended_after=2025-11-01&ended_before=2025-12-01")
+    infrastructure = next(t for t in modes["data"] if t["name"] == "Infrastructure · post-mortems")
+    assert infrastructure["customdata"][-1] == ("/postmortems/?team=recsys&failure_mode=infrastructure"
+                                                "&occurred_after=2025-11-01&occurred_before=2025-12-01")
+    kinds = {trace["name"]: trace for trace in charts["chart-kinds"]["data"]}
+    assert kinds["Wasteful"]["y"][-1] == 2
+    assert "failure_kind=wasteful" in kinds["Wasteful"]["customdata"][-1]
+    actions = {trace["name"]: trace for trace in charts["chart-actions"]["data"]}
+    assert actions["Overdue"]["y"][-1] == 1
+    assert actions["Overdue"]["customdata"][-1] == ("/postmortems/action-items/?team=recsys&due_after=2025-11-01"
+                                                    "&due_before=2025-12-01&overdue=true")
+    recovery = {trace["name"]: trace for trace in charts["chart-recovery"]["data"]}
+    assert recovery["Recovery, median"]["y"][-1] == pytest.approx(20.0)
+    rows = response.context["rows"]
+    assert [row["month"] for row in rows] == ["Nov 2025", "Oct 2025", "Sep 2025", "Aug 2025", "Jul 2025", "Jun 2025"]
+    started = rows[0]["cells"][0]
+    assert (started.text, started.url) == ("4", "/experiments/?team=recsys&started_after=2025-11-01"
+                                                "&started_before=2025-12-01")
+
+
+def test_team_dashboard_explains_what_to_record_instead_of_empty_charts(member_client, team):
+    response = member_client.get("/dashboards/recsys/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert figures(response.content) == {}
+    assert "No experiments started in these months." in text
+    assert "No post-mortem was resolved in these months." in text
+    assert "Give the action items of post-mortems an owner and a due date" in text
+    assert "main-svg" not in text
+
+
+@pytest.mark.parametrize("query", ["from=garbage", "from=2025-11&to=2025-01", "to=2025-13", "from=1999-12",
+                                   "from=2010-01&to=2025-11", "from=%00"])
+def test_bad_month_ranges_show_an_error_and_the_default_range(member_client, team, query):
+    response = member_client.get(f"/dashboards/recsys/?{query}")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert len(response.context["months"]) == 12
+
+
+def test_bad_month_on_home_shows_an_error(member_client, team):
+    response = member_client.get("/?month=2025-99")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+def test_unknown_team_is_404_and_anonymous_users_sign_in_first(member_client, team):
+    from django.test import Client
+
+    assert member_client.get("/dashboards/nope/").status_code == 404
+    response = Client().get("/dashboards/recsys/")
+    assert response.status_code == 302 and reverse("login") in response.url
+
+
+def seed_history(team, months: int) -> list[dt.date]:
+    """``months`` months of records ending November 2025, with their snapshots computed."""
+    history = month_range(shift_months(NOVEMBER, -(months - 1)), NOVEMBER)
+    for month in history:
+        ExperimentFactory(team=team, failed=True, started_at=at(month.year, month.month, 3))
+        PostMortemFactory(team=team, occurred_at=at(month.year, month.month, 5))
+    engine.recompute(month_range(shift_months(NOVEMBER, -months), NOVEMBER))
+    return history
+
+
+@pytest.mark.parametrize("history_months", [2, 48])
+def test_team_dashboard_reads_snapshots_in_a_fixed_number_of_queries(member_client, team, other_team,
+                                                                     django_assert_max_num_queries, history_months):
+    history = seed_history(team, history_months)
+    with django_assert_max_num_queries(6):
+        response = member_client.get(f"/dashboards/recsys/?from={history[0]:%Y-%m}&to=2025-11")
+    assert response.status_code == 200
+    assert len(response.context["rows"]) == history_months
+    assert not response.context["status"]["live"]
+
+
+@pytest.mark.parametrize("team_count", [1, 8])
+def test_home_reads_snapshots_in_a_fixed_number_of_queries(member_client, team, django_assert_max_num_queries,
+                                                           team_count):
+    for index in range(team_count):
+        TeamFactory(slug=f"team-{index}")
+    seed_history(team, 12)
+    with django_assert_max_num_queries(6):
+        response = member_client.get("/?month=2025-11")
+    assert response.status_code == 200
+    assert not response.context["status"]["live"]
+
+
+def test_pages_render_with_the_broker_unreachable_and_say_the_figures_are_live(
+        member_client, team, november, broker_down, django_capture_on_commit_callbacks):
+    engine.recompute(month_range(dt.date(2025, 6, 1), NOVEMBER))
+    with django_capture_on_commit_callbacks(execute=True):
+        ExperimentFactory(team=team, started_at=at(2025, 11, 12))
+        notify_team_records_changed(team.pk, [at(2025, 11, 12)])
+    assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+    response = member_client.get(TEAM_URL)
+    assert response.status_code == 200
+    assert 'data-status="live"' in response.content.decode()
+    assert response.context["rows"][0]["cells"][0].text == "5"
+    assert not MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+    home = member_client.get("/?month=2025-11")
+    assert home.status_code == 200
+
+
+def test_stale_figures_are_shown_as_pending_while_a_recomputation_is_scheduled(member_client, team, november):
+    engine.recompute(month_range(dt.date(2025, 6, 1), NOVEMBER), team_ids=[team.pk])
+    engine.mark_stale(team.pk, [NOVEMBER])
+    app.conf.task_always_eager = False
+    cache.set(scheduling.SCHEDULED_KEY, "1", 60)
+    response = member_client.get(TEAM_URL)
+    assert 'data-status="pending"' in response.content.decode()
+    assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale, "left for the worker"
+
+
+def test_a_new_team_gets_its_snapshots_computed_on_first_view(member_client, team):
+    newcomer = TeamFactory(slug="newcomer", name="Newcomers")
+    MembershipFactory(team=newcomer)
+    response = member_client.get("/dashboards/newcomer/")
+    assert response.status_code == 200 and response.context["status"]["live"]
+    assert MetricSnapshot.objects.filter(team=newcomer).count() == 12
