@@ -20,7 +20,8 @@ def test_tasks_are_autodiscovered_and_default_to_retry_with_backoff():
     assert app.conf.task_acks_late is True
 
 
-def test_beat_schedule_points_at_registered_tasks():
+def test_beat_schedule_points_at_tasks_a_worker_registers():
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery included
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks, entry
 
