@@ -105,7 +105,9 @@ def velocity_figure(snapshots, months, drill: DrillDown) -> dict | None:
               hovertemplate="Innovation: %{y:.0%}<extra></extra>"),
     ]
     layout = _layout(yaxis={"title": {"text": "experiments per week"}, "rangemode": "tozero"}, hovermode="closest",
-                     yaxis2={**_rate_axis("novel"), "overlaying": "y", "side": "right", "range": [0, 1]})
+                     yaxis2={**_rate_axis("novel"), "overlaying": "y", "side": "right", "range": [0, 1],
+                             "dtick": 0.25, "showgrid": False},
+                     margin={"l": 50, "r": 60, "t": 40, "b": 40})
     return {"data": data, "layout": layout}
 
 

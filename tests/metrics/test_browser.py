@@ -60,7 +60,9 @@ def test_clicking_a_failure_mode_bar_opens_those_failures(signed_in_page):
     page.locator("#chart-modes.chart-ready").wait_for()
     # Traces: overfitting experiments, then overfitting post-mortems stacked on them.
     bars = page.locator("#chart-modes .trace.bars").nth(0).locator(".point path")
-    box = bars.last.bounding_box()  # November, the last month
+    november = bars.last
+    november.scroll_into_view_if_needed()
+    box = november.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url(lambda url: "/experiments/" in url)
