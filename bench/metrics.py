@@ -456,6 +456,37 @@ def run_floor(connection) -> int:
     return rows
 
 
+def _month_key(value) -> dt.date:
+    if isinstance(value, str):  # SQLite: "YYYY-MM"
+        return dt.date.fromisoformat(f"{value[:7]}-01")
+    return dt.date(value.year, value.month, 1)
+
+
+def verify_against_floor(connection) -> int:
+    """The engine's stored counts must equal the floor's: experiments started and novel, and
+    lessons in the window and applied (the trickiest). Returns how many team-months agree."""
+    from learninghub.metrics.models import MetricSnapshot
+
+    statements = FLOOR_SQL_POSTGRESQL if connection.vendor == "postgresql" else FLOOR_SQL_SQLITE
+    stored = {(row[0], row[1]): row[2:] for row in MetricSnapshot.objects.filter(team__isnull=False).values_list(
+        "team_id", "month", "experiments_started", "experiments_novel", "lessons_in_window", "lessons_applied")}
+    checked = 0
+    with connection.cursor() as cursor:
+        cursor.execute(statements[0])
+        for team_id, month, started, novel in cursor.fetchall():
+            key = (team_id, _month_key(month))
+            if key in stored:
+                assert stored[key][:2] == (started, novel), ("started/novel differ", key, stored[key], started, novel)
+                checked += 1
+        cursor.execute(statements[5])
+        for team_id, month, in_window, applied in cursor.fetchall():
+            key = (team_id, _month_key(month))
+            if key in stored:
+                assert stored[key][2:] == (in_window, applied), ("lessons differ", key, stored[key], in_window, applied)
+                checked += 1
+    return checked
+
+
 def best_of(runs: int, function) -> tuple[float, object]:
     timings, result = [], None
     for _ in range(runs):
@@ -526,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     floor_time, floor_rows = best_of(args.runs, lambda: run_floor(connection))
     print(f"hand-written SQL floor ({floor_rows:,} rows)    {floor_time * 1000:9.0f} ms  (best of {args.runs})")
     print(f"ratio full / floor                          {full_time / floor_time:9.2f} ×")
+    print(f"  (checked: {verify_against_floor(connection):,} team-months of stored counts equal the floor's)")
     team_months = engine.data_months([team.pk])
     team_time, team_written = best_of(args.runs, lambda: engine.recompute(team_months, team_ids=[team.pk]))
     print(f"one team's recompute ({team_written} months)            {team_time * 1000:9.0f} ms")

@@ -4,6 +4,8 @@ services, reads by selectors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -60,6 +62,8 @@ class ExperimentViewSet(viewsets.ModelViewSet):
         return self.get_queryset().get(pk=experiment.pk)
 
     def _upsert_target(self, data) -> Experiment | None:
+        if not isinstance(data, Mapping):
+            return None  # the serializer reports the malformed body
         team, external_id = data.get("team"), data.get("external_id")
         if not isinstance(team, str) or not isinstance(external_id, str) or not external_id:
             return None

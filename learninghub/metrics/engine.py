@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Count, DateTimeField, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import Greatest, TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -193,14 +193,12 @@ class Tally:
 
 
 def _month_of(expression) -> TruncMonth:
-    return TruncMonth(expression, tzinfo=dt.UTC, output_field=DateTimeField())
+    """The UTC calendar month of a moment, as the date of its first day."""
+    return TruncMonth(expression, tzinfo=dt.UTC, output_field=DateField())
 
 
-def _as_month(value: dt.datetime | dt.date) -> dt.date:
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(dt.UTC) if timezone.is_aware(value) else value
-        return dt.date(value.year, value.month, 1)
-    return month_start(value)
+def _as_month(value: dt.date) -> dt.date:
+    return value if value.day == 1 else month_start(value)
 
 
 def _utc_midnight(day: dt.date) -> dt.datetime:
@@ -266,9 +264,11 @@ def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
     detection = HoursBetween("detected_at", "occurred_at")
     resolved_qs = PostMortem.objects.filter(_team_q(team_ids), resolved_at__gte=start, resolved_at__lt=end)
     resolved = (resolved_qs.order_by().values("team_id", month=_month_of("resolved_at"))
-                .annotate(n=Count("id"), recovery_n=Count(recovery), recovery_sum=Sum(recovery),
+                .annotate(n=Count("id"), recovery_n=Count("id", filter=Q(detected_at__isnull=False)),
+                          recovery_sum=Sum(recovery),
                           recovery_median=Percentile(recovery, 0.5), recovery_p90=Percentile(recovery, 0.9),
-                          detect_n=Count(detection), detect_sum=Sum(detection)))
+                          detect_n=Count("id", filter=Q(detected_at__isnull=False, occurred_at__isnull=False)),
+                          detect_sum=Sum(detection)))
     for row in resolved:
         tally = tallies[row["team_id"], _as_month(row["month"])]
         tally.resolved = row["n"]
@@ -289,7 +289,7 @@ def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
     items = (ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id"), due_date__gte=first,
                                        due_date__lt=next_month(last))
              .alias(completed_on=TruncDate("completed_at", tzinfo=dt.UTC))
-             .order_by().values(team_id=F("postmortem__team_id"), month=TruncMonth("due_date"))
+             .order_by().values(team_id=F("postmortem__team_id"), month=TruncMonth("due_date", output_field=DateField()))
              .annotate(n=Count("id"), done=Count("id", filter=Q(status=ActionItemStatus.DONE)),
                        on_time=Count("id", filter=on_time),
                        open=Count("id", filter=Q(status=ActionItemStatus.OPEN)),

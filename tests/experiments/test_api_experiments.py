@@ -291,3 +291,8 @@ def test_delete_by_a_lead(lead_api, member_api, team):
 
 def test_outcome_choices_are_the_designs():
     assert set(Outcome.values) == {"in_progress", "success", "failure", "partial", "inconclusive"}
+
+
+@pytest.mark.parametrize("body", [[1, 2], "just text", 42])
+def test_a_malformed_body_is_a_400(member_api, body):
+    assert member_api.post(URL, body, format="json").status_code == 400
