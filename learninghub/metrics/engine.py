@@ -289,7 +289,8 @@ def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
     items = (ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id"), due_date__gte=first,
                                        due_date__lt=next_month(last))
              .alias(completed_on=TruncDate("completed_at", tzinfo=dt.UTC))
-             .order_by().values(team_id=F("postmortem__team_id"), month=TruncMonth("due_date", output_field=DateField()))
+             .order_by()
+             .values(team_id=F("postmortem__team_id"), month=TruncMonth("due_date", output_field=DateField()))
              .annotate(n=Count("id"), done=Count("id", filter=Q(status=ActionItemStatus.DONE)),
                        on_time=Count("id", filter=on_time),
                        open=Count("id", filter=Q(status=ActionItemStatus.OPEN)),
@@ -407,7 +408,7 @@ def recompute(months: Iterable[dt.date], team_ids: list[int] | None = None) -> i
     with transaction.atomic():
         _upsert([row for row in rows if row["team_id"] is not None], organisation=False)
         _upsert([row for row in rows if row["team_id"] is None], organisation=True)
-    logger.info("metrics: %d snapshots for %s teams over %d months in %.0f ms", len(rows),
+    logger.debug("metrics: %d snapshots for %s teams over %d months in %.0f ms", len(rows),
                 "all" if team_ids is None else len(team_ids), len(months), (time.perf_counter() - started) * 1000)
     return len(rows)
 

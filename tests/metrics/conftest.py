@@ -21,6 +21,7 @@ def lesson_source(team):
 
 
 def make_lesson(team, source, documented_at, applied_at=None, place=None):
+    """A lesson of ``team`` documented at ``documented_at``, applied once at ``applied_at`` if given."""
     lesson = LessonFactory(team=team, experiment=source, documented_at=documented_at)
     if applied_at is not None:
         LessonApplicationFactory(lesson=lesson, experiment=place or source_place(team), applied_at=applied_at)
@@ -28,11 +29,11 @@ def make_lesson(team, source, documented_at, applied_at=None, place=None):
 
 
 def source_place(team):
-    place = getattr(team, "_application_place", None)
-    if place is None:
-        place = ExperimentFactory(team=team, started_at=at(2020, 2, 5), title="Where lessons are applied")
-        team._application_place = place
-    return place
+    """The experiment lessons are applied in (started long before the tested months)."""
+    from experiments.models import Experiment
+
+    place = Experiment.objects.filter(team=team, title="Where lessons are applied").first()
+    return place or ExperimentFactory(team=team, started_at=at(2020, 2, 5), title="Where lessons are applied")
 
 
 @pytest.fixture

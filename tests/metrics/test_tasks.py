@@ -164,3 +164,20 @@ def test_recompute_metrics_command(team, capsys):
 def test_recompute_metrics_command_rejects_bad_arguments(team, args):
     with pytest.raises(CommandError):
         call_command("recompute_metrics", *args)
+
+
+def test_a_burst_of_100_api_writes_causes_one_recomputation(member_api, team, django_capture_on_commit_callbacks):
+    """End to end: the experiments API signals each write; the engine recomputes once."""
+    with mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            for index in range(100):
+                response = member_api.post("/api/v1/experiments/", {
+                    "team": "recsys", "title": f"Run {index}", "hypothesis": "Bigger is better",
+                    "started_at": (at(2025, 11, 3) + dt.timedelta(minutes=index)).isoformat()})
+                assert response.status_code == 201, response.content
+        assert len(callbacks) >= 100, "every write announced its change"
+        assert recompute.call_count == 1
+    snapshot = MetricSnapshot.objects.get(team=team, month=NOVEMBER)
+    assert snapshot.is_stale, "the rest of the burst is left for the next run or the page"
+    engine.recompute_stale()
+    assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).experiments_started == 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from learninghub.api.fields import TeamSlugField
@@ -12,6 +13,7 @@ from learninghub.metrics.models import MetricSnapshot, month_range
 MAX_API_MONTHS = 120
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-11"})
 class MonthField(serializers.Field):
     """A calendar month written and read as YYYY-MM."""
 

@@ -53,8 +53,7 @@ class Command(BaseCommand):
             raise CommandError("--from must not be after --to.")
         months = month_range(first_month, last_month)
         started, written = time.perf_counter(), 0
-        with tqdm(total=len(months), unit="month", desc="Recomputing", disable=None,
-                  file=self.stderr._out) as progress:
+        with tqdm(total=len(months), unit="month", desc="Recomputing", disable=None) as progress:
             for index in range(0, len(months), CHUNK_MONTHS):
                 chunk = months[index:index + CHUNK_MONTHS]
                 written += engine.recompute(chunk, team_ids=team_ids)
