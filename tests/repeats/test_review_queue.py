@@ -172,3 +172,11 @@ def test_queue_has_an_empty_state_and_ignores_bad_parameters(member_client):
     response = member_client.get(reverse("repeats:queue") + "?view=nonsense&team=nope&page=abc")
     assert response.status_code == 200
     assert "Nothing waits for review" in response.content.decode()
+
+
+def test_detail_page_of_an_automatically_linked_failure_points_to_the_queue(member_client, team, earlier):
+    later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    detect_repeat.delay("experiment", later.pk)
+    page = member_client.get(later.get_absolute_url()).content.decode()
+    assert "review or undo this automatic link" in page
+    assert f"{reverse('repeats:queue')}?view=automatic&amp;team={team.slug}" in page
