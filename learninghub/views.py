@@ -35,10 +35,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok" if healthy else "error", **report}, status=200 if healthy else 503)
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return team_list(request)
-
-
 def team_list(request: HttpRequest) -> HttpResponse:
     teams = Team.objects.with_member_counts()
     my_team_ids = set(Membership.objects.filter(user=request.user).values_list("team_id", flat=True))

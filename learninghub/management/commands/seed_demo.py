@@ -11,7 +11,13 @@ from django.core.management.base import BaseCommand
 
 from learninghub import demo as kernel_demo
 
-APP_DEMOS = ["experiments.demo", "postmortems.demo", "awards.demo", "learninghub.repeats.demo", "learninghub.metrics.demo"]
+APP_DEMOS = [
+    "experiments.demo",
+    "postmortems.demo",
+    "awards.demo",
+    "learninghub.repeats.demo",
+    "learninghub.metrics.demo",
+]
 
 
 class Command(BaseCommand):
