@@ -1,4 +1,4 @@
-"""Kernel pages: home, health, profile with API tokens, teams."""
+"""Kernel pages: health, plotly.js, profile with API tokens, teams."""
 
 from __future__ import annotations
 
