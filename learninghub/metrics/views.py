@@ -22,6 +22,7 @@ from learninghub.metrics.presenters import (
 from learninghub.metrics.selectors import snapshot_set
 from learninghub.models import Team
 from learninghub.permissions import team_ids_for
+from learninghub.repeats.selectors import overturn_stats
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
@@ -122,6 +123,8 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
         "teams": teams,
         "status": _status(snapshots),
         "record_url": build_url("experiments:create"),
+        "repeat_review": overturn_stats(),
+        "review_queue_url": build_url("repeats:queue"),
     }
     return render(request, "dashboards/organisation.html", context)
 
@@ -179,6 +182,8 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "status": _status(snapshots),
         "other_teams": [(name, team_dashboard_url(other_slug)) for name, other_slug in other_teams],
         "api_url": build_url("api-metrics", team=team.slug, **{"from": f"{months[0]:%Y-%m}", "to": f"{last:%Y-%m}"}),
+        "repeat_review": overturn_stats(team.pk),
+        "review_queue_url": build_url("repeats:queue", team=team.slug),
     }
     return render(request, "dashboards/team.html", context)
 

@@ -31,6 +31,7 @@ def review_queue(*, view: str = "pending", team_id: int | None = None, user) -> 
 class OverturnStats:
     automatic_links: int
     overturned: int
+    pending: int = 0
 
     @property
     def rate(self) -> float | None:
@@ -38,10 +39,14 @@ class OverturnStats:
 
 
 def overturn_stats(team_id: int | None = None) -> OverturnStats:
-    """How many automatic links were made, and how many of them people undid."""
-    counts = RepeatCandidate.objects.automatic().for_team(team_id).aggregate(
-        total=Count("id"), undone=Count("id", filter=Q(status=CandidateStatus.UNDONE)))
-    return OverturnStats(automatic_links=counts["total"], overturned=counts["undone"])
+    """How many automatic links were made, how many people undid, and how many suspected
+    repeats wait for a lead — in one query."""
+    counts = RepeatCandidate.objects.for_team(team_id).aggregate(
+        automatic=Count("id", filter=Q(status__in=[CandidateStatus.AUTO_LINKED, CandidateStatus.UNDONE])),
+        undone=Count("id", filter=Q(status=CandidateStatus.UNDONE)),
+        pending=Count("id", filter=Q(status=CandidateStatus.PENDING)),
+    )
+    return OverturnStats(automatic_links=counts["automatic"], overturned=counts["undone"], pending=counts["pending"])
 
 
 def pending_count(team_ids: set[int] | None = None) -> int:

@@ -180,3 +180,13 @@ def test_detail_page_of_an_automatically_linked_failure_points_to_the_queue(memb
     page = member_client.get(later.get_absolute_url()).content.decode()
     assert "review or undo this automatic link" in page
     assert f"{reverse('repeats:queue')}?view=automatic&amp;team={team.slug}" in page
+
+
+def test_dashboards_show_how_often_automatic_links_were_overturned(member_client, team, earlier):
+    later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    detect_repeat.delay("experiment", later.pk)
+    member_client.post(reverse("repeats:decide", args=[RepeatCandidate.objects.get().pk, "undo"]))
+    for url in [reverse("home"), reverse("dashboards:team", args=[team.slug])]:
+        page = member_client.get(url).content.decode()
+        assert "1 of 1 automatic link</a>" in page and "overturned by people (100%)" in page, url
+        assert "0 suspected repeats waiting for a lead" in page
