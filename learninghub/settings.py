@@ -245,6 +245,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # Nominations are open until the end of this day of the month; voting until the month's last day.
 AWARDS_NOMINATIONS_CLOSE_DAY = env_int("AWARDS_NOMINATIONS_CLOSE_DAY", 21)
 
+# --- Metrics ---------------------------------------------------------------------------
+# A burst of writes within this many seconds causes one recomputation of the stale snapshots.
+METRICS_DEBOUNCE_SECONDS = env_int("METRICS_DEBOUNCE_SECONDS", 10)
+
 # --- Repeat-failure detection ---------------------------------------------------------
 REPEAT_SIMILARITY_BACKEND = os.environ.get("REPEAT_SIMILARITY_BACKEND",
                                            "learninghub.repeats.similarity.TfidfSimilarity")

@@ -42,7 +42,7 @@ SCHEDULE_GRACE_SECONDS = 120
 
 
 def debounce_seconds() -> int:
-    return int(getattr(settings, "METRICS_DEBOUNCE_SECONDS", 10))
+    return settings.METRICS_DEBOUNCE_SECONDS
 
 
 def tasks_in_process() -> bool:
