@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
 from learninghub.choices import FailureMode
-from learninghub.models import Team
+from learninghub.filters import TeamFilter
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
 FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]
@@ -49,14 +49,6 @@ class HasRelationFilter(YesNoFilter):
 
     def apply(self, qs, value: bool):
         return qs.filter(**{f"{self.field_name}__isnull": not value})
-
-
-class TeamFilter(django_filters.ModelChoiceFilter):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("queryset", Team.objects.order_by("name"))
-        kwargs.setdefault("to_field_name", "slug")
-        kwargs.setdefault("empty_label", "All teams")
-        super().__init__(*args, **kwargs)
 
 
 class ExperimentFilter(django_filters.FilterSet):

@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from experiments.models import Lesson
 from learninghub.choices import FailureMode
-from learninghub.models import Team
+from learninghub.filters import TeamFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 
@@ -70,16 +70,6 @@ class DateTimeBoundFilter(django_filters.Filter):
 
 class DateBoundFilter(django_filters.Filter):
     field_class = DateBoundField
-
-
-class TeamFilter(django_filters.ModelChoiceFilter):
-    """A team given by its slug; an unknown slug is a validation error."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("queryset", Team.objects.order_by("name"))
-        kwargs.setdefault("to_field_name", "slug")
-        kwargs.setdefault("empty_label", "All teams")
-        super().__init__(*args, **kwargs)
 
 
 class StrictBooleanField(forms.NullBooleanField):
