@@ -22,6 +22,11 @@ from tests.factories import MembershipFactory, TeamFactory, UserFactory, issue_t
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Test users need no expensive password hashing (the default PBKDF2 costs ~0.3 s a user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
