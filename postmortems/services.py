@@ -299,7 +299,7 @@ def action_item_set_status(*, item: ActionItem, status: str, user) -> ActionItem
     """
     if status not in ActionItemStatus.values:
         raise ValidationError({"status": [f"“{status}” is not a valid status."]})
-    locked = ActionItem.objects.select_for_update().select_related("postmortem", "lesson").get(pk=item.pk)
+    locked = ActionItem.objects.select_for_update(of=("self",)).select_related("postmortem", "lesson").get(pk=item.pk)
     if not (user.is_authenticated and (locked.owner_id == user.pk or can_edit_team(user, locked.postmortem.team_id))):
         raise PermissionDenied("Only the owner and the team's members can change this action item.")
     changes = _Changes()
