@@ -569,9 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     page_runs = max(5, args.runs * 5)
     page_time, page_queries, _ = measure_page(client, f"/dashboards/{team.slug}/", page_runs)
     print(f"team dashboard, 12 months                   {page_time * 1000:9.1f} ms  {page_queries} queries (median)")
-    long_range = f"/dashboards/{team.slug}/?from={months[0]:%Y-%m}&to={months[-1]:%Y-%m}"
+    from learninghub.metrics.views import MAX_MONTHS
+
+    shown = months[-MAX_MONTHS:]  # the longest range the page accepts (a longer one falls back to 12 months)
+    long_range = f"/dashboards/{team.slug}/?from={shown[0]:%Y-%m}&to={shown[-1]:%Y-%m}"
     long_time, long_queries, _ = measure_page(client, long_range, page_runs)
-    print(f"team dashboard, all {len(months)} months              {long_time * 1000:9.1f} ms  {long_queries} queries")
+    print(f"team dashboard, {len(shown)} months                  {long_time * 1000:9.1f} ms  {long_queries} queries")
     home_time, home_queries, _ = measure_page(client, "/", page_runs)
     print(f"organisation dashboard (home)               {home_time * 1000:9.1f} ms  {home_queries} queries")
     return 0

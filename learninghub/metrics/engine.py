@@ -467,7 +467,7 @@ def data_months(team_ids: list[int] | None = None, until: dt.date | None = None)
         *Lesson.objects.filter(_team_q(team_ids)).aggregate(d=Min("documented_at")).values(),
         *ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id")).aggregate(d=Min("due_date")).values(),
     ]
-    moments = [_as_month(moment) for moment in earliest if moment is not None]
+    moments = [month_start(moment) for moment in earliest if moment is not None]
     if not moments:
         return []
     return month_range(min(min(moments), until), until)

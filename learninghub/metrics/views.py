@@ -61,7 +61,7 @@ class MonthRangeForm(forms.Form):
         first, last = cleaned.get("from"), cleaned.get("to")
         if first and last and first > last:
             self.add_error("to", "The end month must not be before the start month.")
-        elif first and last and len(month_range(first, last)) > MAX_MONTHS:
+        elif first and len(month_range(first, last or current_month())) > MAX_MONTHS:
             self.add_error("from", f"Show at most {MAX_MONTHS} months at a time.")
         return cleaned
 

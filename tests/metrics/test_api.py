@@ -69,6 +69,7 @@ def test_defaults_to_the_last_12_months(member_api, team):
     ({"to": "yesterday"}, "to"),
     ({"from": "2025-11", "to": "2025-10"}, "to"),
     ({"from": "2000-01", "to": "2025-10"}, "from"),
+    ({"from": "2000-01"}, "from"),  # `to` defaults to the current month: still too many months
     ({"team": "no-such-team"}, "team"),
     ({"from": "1800-01"}, "from"),
     ({"from": "2025-1\x00"}, "from"),

@@ -50,6 +50,18 @@ def test_recompute_team_without_months_backfills_its_history(team):
     assert len(months) == len(set(months))
 
 
+def test_backfill_starts_at_the_first_record_on_the_first_day_of_a_month(team):
+    # Earliest moments mix datetimes (started_at) and dates (due_date); one falls on a 1st.
+    ExperimentFactory(team=team, started_at=at(2025, 3, 1))
+    postmortem = PostMortemFactory(team=team, occurred_at=at(2025, 4, 10))
+    ActionItemFactory(postmortem=postmortem, due_date=dt.date(2025, 5, 1))
+    assert engine.data_months([team.pk])[0] == dt.date(2025, 3, 1)
+    assert engine.data_months()[0] == dt.date(2025, 3, 1)
+    recompute_team.delay(team.pk)
+    months = list(MetricSnapshot.objects.filter(team=team).values_list("month", flat=True))
+    assert months[0] == dt.date(2025, 3, 1) and months[-1] == current_month()
+
+
 def test_backfill_covers_every_team_and_the_organisation_from_the_first_record(team, other_team):
     PostMortemFactory(team=other_team, occurred_at=at(2024, 6, 10))
     recompute_all.delay()

@@ -153,19 +153,40 @@ def test_a_member_undoes_an_automatic_link_and_it_counts_as_overturned(member_cl
     assert "1 of 1 automatic link overturned" in page.content.decode()
 
 
-def test_restricted_postmortems_stay_out_of_other_teams_queue(client, outsider, team, settings):
-    settings.REPEAT_AUTO_LINK_THRESHOLD = 1.01  # nothing links by itself
+def test_restricted_postmortems_stay_out_of_other_teams_queue(client, outsider, member, team, settings):
+    settings.REPEAT_AUTO_LINK_THRESHOLD = 1.01  # nothing links by itself: the candidate waits for review
     PostMortemFactory(team=team, restricted=True, title="Secret outage", what_happened="Payments key leaked",
                       root_cause="Key in repository", occurred_at=NOW - dt.timedelta(days=30))
     second = PostMortemFactory(team=team, restricted=True, title="Secret outage again",
                                what_happened="Payments key leaked", root_cause="Key in repository",
                                occurred_at=NOW - dt.timedelta(days=1))
     detect_repeat.delay("postmortem", second.pk)
-    assert RepeatCandidate.objects.filter(postmortem=second).exists()
+    candidate = RepeatCandidate.objects.get(postmortem=second)
+    assert candidate.status == CandidateStatus.PENDING
+    client.force_login(member)
+    assert candidate in client.get(reverse("repeats:queue")).context["page_obj"].object_list
     client.force_login(outsider)
-    page = client.get(reverse("repeats:queue") + "?view=automatic")
-    assert not page.context["page_obj"].object_list
-    assert "Secret outage" not in page.content.decode()
+    for view in ("pending", "automatic", "decided"):
+        page = client.get(reverse("repeats:queue") + f"?view={view}")
+        assert not page.context["page_obj"].object_list, view
+        assert "Secret outage" not in page.content.decode(), view
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/", "not-a-url-name", ""])
+def test_after_a_decision_only_pages_of_this_site_are_followed(lead_client, team, earlier, settings, next_url):
+    candidate = make_pending(team, earlier, settings)
+    response = lead_client.post(reverse("repeats:decide", args=[candidate.pk, "reject"]), {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("repeats:queue")
+    candidate.refresh_from_db()
+    assert candidate.status == CandidateStatus.REJECTED
+
+
+def test_after_a_decision_the_queue_page_it_came_from_is_kept(lead_client, team, earlier, settings):
+    candidate = make_pending(team, earlier, settings)
+    back = reverse("repeats:queue") + f"?view=pending&team={team.slug}"
+    response = lead_client.post(reverse("repeats:decide", args=[candidate.pk, "reject"]), {"next": back})
+    assert response.status_code == 302 and response["Location"] == back
 
 
 def test_queue_has_an_empty_state_and_ignores_bad_parameters(member_client):

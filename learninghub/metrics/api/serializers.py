@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from learninghub.api.fields import TeamSlugField
-from learninghub.metrics.models import MetricSnapshot, month_range
+from learninghub.metrics.models import MetricSnapshot, current_month, month_range
 
 MAX_API_MONTHS = 120
 
@@ -48,7 +48,7 @@ class MonthRangeSerializer(serializers.Serializer):
         first, last = attrs.get("from"), attrs.get("to")
         if first and last and first > last:
             raise serializers.ValidationError({"to": ["The end month must not be before the start month."]})
-        if first and last and len(month_range(first, last)) > MAX_API_MONTHS:
+        if first and len(month_range(first, last or current_month())) > MAX_API_MONTHS:
             raise serializers.ValidationError({"from": [f"Ask for at most {MAX_API_MONTHS} months at a time."]})
         return attrs
 
