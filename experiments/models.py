@@ -295,9 +295,11 @@ class Lesson(TimeStampedModel):
 
 class LessonApplicationQuerySet(models.QuerySet):
     def visible_to(self, user) -> LessonApplicationQuerySet:
+        """Hidden when either the place it was applied or the lesson's source is a restricted
+        post-mortem the user may not see (the lesson's text would leak otherwise)."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(restricted_postmortem_filter(user))
+        return self.filter(restricted_postmortem_filter(user), restricted_postmortem_filter(user, "lesson__"))
 
 
 class LessonApplication(TimeStampedModel):

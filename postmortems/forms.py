@@ -180,6 +180,16 @@ class RowFormSet(forms.BaseFormSet):
 class ActionItemFormSet(RowFormSet):
     team: Team | None = None
 
+    def _construct_form(self, i, **kwargs):
+        """Rows share the owner and lesson choices, read once (not two queries per row)."""
+        form = super()._construct_form(i, **kwargs)
+        cache = self.__dict__.setdefault("_row_choices", {})
+        for name in ("owner", "lesson"):
+            if name not in cache:
+                cache[name] = list(form.fields[name].choices)
+            form.fields[name].choices = cache[name]
+        return form
+
     def clean(self):
         if any(self.errors) or self.team is None:
             return

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
 
-from experiments.models import Lesson
+from experiments.models import Lesson, restricted_postmortem_filter
 from postmortems.filters import ActionItemFilter, PostMortemFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
@@ -61,11 +61,13 @@ def postmortem_detail(*, user, pk: int) -> PostMortem:
     Raises ``PostMortem.DoesNotExist`` when it does not exist *or* is hidden from ``user``,
     so callers answer 404 in both cases and never reveal a restricted record.
     """
+    applied_visibly = restricted_postmortem_filter(user, "applications__")
     return postmortems_visible(user=user).prefetch_related(
         Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "lesson")
                  .order_by("position", "pk")),
         Prefetch("lessons", queryset=Lesson.objects.select_related("created_by")
-                 .annotate(application_count=Count("applications")).order_by("position", "pk")),
+                 .annotate(application_count=Count("applications", filter=applied_visibly))
+                 .order_by("position", "pk")),
         "authors",
     ).get(pk=pk)
 

@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db.models import Count
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from experiments import services
 from experiments.api.serializers import ExperimentSerializer, LessonApplicationSerializer, LessonSerializer
 from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.markdown import experiment_markdown
-from experiments.models import Experiment, Lesson, LessonApplication
+from experiments.models import Experiment, Lesson, LessonApplication, restricted_postmortem_filter
 from experiments.selectors import experiment_list
 from learninghub.api.fields import expected_version
 from learninghub.permissions import TeamRecordPermission
@@ -134,7 +134,9 @@ class LessonViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return (Lesson.objects.visible_to(self.request.user)
                 .select_related("team", "experiment", "postmortem", "created_by")
-                .annotate(application_count=Count("applications", distinct=True))
+                .annotate(application_count=Count(
+                    "applications", distinct=True,
+                    filter=restricted_postmortem_filter(self.request.user, "applications__")))
                 .order_by("-documented_at", "-id"))
 
     def perform_create(self, serializer) -> None:

@@ -165,3 +165,9 @@ def test_lesson_list_uses_a_bounded_number_of_queries(member_api, team, other_te
     fill(20)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert member_api.get(URL, {"page_size": 100}).json()["count"] == 44
+
+
+@pytest.mark.parametrize("lesson_id", ["abc", "1e5"])
+def test_applications_of_a_malformed_lesson_id_are_404(member_api, lesson_id):
+    assert member_api.get(f"/api/v1/lessons/{lesson_id}/applications/").status_code == 404
+    assert member_api.post(f"/api/v1/lessons/{lesson_id}/applications/", {}, format="json").status_code == 404

@@ -110,6 +110,21 @@ def test_editing_updates_rows_in_place_removes_and_adds(member_client, team, mem
     assert list(postmortem.lessons.values_list("pk", "text")) == [(lesson.pk, "Old lesson, sharper")]
 
 
+def test_the_edit_form_reads_owner_and_lesson_choices_once_whatever_the_rows(member_client, team, member, teammate,
+                                                                            django_assert_max_num_queries):
+    postmortem = PostMortemFactory(team=team)
+    lesson = Lesson.objects.create(team=team, postmortem=postmortem, text="Validate at every boundary")
+    ActionItemFactory(postmortem=postmortem, owner=teammate, lesson=lesson, description="First")
+    url = reverse("postmortems:edit", args=[postmortem.pk])
+    with django_assert_max_num_queries(30) as small:
+        member_client.get(url)
+    for number in range(5):
+        ActionItemFactory(postmortem=postmortem, owner=member, description=f"Item {number}")
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        page = member_client.get(url).content.decode()
+    assert f'<option value="{teammate.pk}" selected>' in page and f'<option value="{lesson.pk}" selected>' in page
+
+
 def test_the_second_of_two_concurrent_edits_is_refused_and_keeps_the_typed_text(client, team, member, teammate):
     postmortem = PostMortemFactory(team=team, title="Original")
     client.force_login(member)

@@ -111,3 +111,32 @@ def test_editing_keeps_a_link_to_a_post_mortem_the_editor_cannot_see(member_clie
     mine.refresh_from_db()
     assert mine.repeat_of == hidden and mine.repeat_link_source == "automatic"
     assert "Other team's secret" not in member_client.get(mine.get_absolute_url()).content.decode()
+
+
+def test_a_restricted_lesson_applied_in_a_visible_experiment_stays_hidden(client, member, outsider, team, secret):
+    from experiments.models import LessonApplication
+    from tests.factories.experiments import ExperimentFactory
+
+    experiment = ExperimentFactory(team=team, title="Visible experiment")
+    LessonApplication.objects.create(lesson=secret.lessons.get(), experiment=experiment, note="Rotated keys")
+    client.force_login(member)
+    assert "Never log zanzibar secrets" in client.get(experiment.get_absolute_url()).content.decode()
+    client.force_login(outsider)
+    page = client.get(experiment.get_absolute_url()).content.decode()
+    assert "Never log zanzibar secrets" not in page and SECRET_TITLE not in page and "Rotated keys" not in page
+
+
+def test_applications_in_a_restricted_post_mortem_are_not_counted_for_others(member_api, outsider_api,
+                                                                               outsider_client, team, secret):
+    from experiments.models import LessonApplication
+
+    visible = PostMortemFactory(team=team, title="Visible incident")
+    lesson = Lesson.objects.create(team=team, postmortem=visible, text="Check the dashboards first")
+    LessonApplication.objects.create(lesson=lesson, postmortem=secret)
+
+    def count(api):
+        rows = {row["id"]: row for row in api.get("/api/v1/lessons/").data["results"]}
+        return rows[lesson.pk]["application_count"]
+
+    assert count(member_api) == 1 and count(outsider_api) == 0
+    assert "applied 1 time" not in outsider_client.get(visible.get_absolute_url()).content.decode()
