@@ -14,10 +14,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome, RepeatLinkSource
 from learninghub.concurrency import claim_next_version
+from learninghub.dates import parse_moment
 from learninghub.models import Team
 from learninghub.permissions import require_team_lead, require_team_member
 from learninghub.signals import notify_team_records_changed
@@ -179,25 +179,16 @@ def normalize_lesson_input(item: LessonInput) -> dict[str, Any]:
     if item.get("documented_at") is not None:
         documented_at = item["documented_at"]
         if isinstance(documented_at, str):
-            documented_at = _parse_moment(documented_at)
+            raw, documented_at = documented_at, parse_moment(documented_at)
+            if documented_at is None:
+                raise ValidationError(
+                    {"lessons": [f"“{raw}” is not a date (YYYY-MM-DD) or an ISO date and time."]})
         if isinstance(documented_at, dt.datetime) and timezone.is_naive(documented_at):
             documented_at = timezone.make_aware(documented_at)
         result["documented_at"] = documented_at
     if item.get("id") is not None:
         result["id"] = item["id"]
     return result
-
-
-def _parse_moment(raw: str) -> dt.datetime:
-    try:
-        parsed = parse_datetime(raw)
-        if parsed is None and (day := parse_date(raw)) is not None:
-            parsed = dt.datetime.combine(day, dt.time.min)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValidationError({"lessons": [f"“{raw}” is not a date (YYYY-MM-DD) or an ISO date and time."]})
-    return parsed
 
 
 @transaction.atomic

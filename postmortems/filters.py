@@ -7,33 +7,16 @@ errors (pages) or 400s (API), never 500s.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from experiments.models import Lesson
 from learninghub.choices import FailureMode
+from learninghub.dates import parse_moment
 from learninghub.filters import TeamFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
-
-
-def parse_date_or_datetime(value: str) -> dt.date | dt.datetime | None:
-    """A date ("2026-11-01") or an ISO datetime ("2026-11-01T08:00:00Z"); None if neither."""
-    value = value.strip()
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is not None:
-        return parsed
-    try:
-        return parse_date(value)
-    except ValueError:
-        return None
 
 
 class DateTimeBoundField(forms.CharField):
@@ -46,13 +29,9 @@ class DateTimeBoundField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
-        parsed = parse_date_or_datetime(value)
+        parsed = parse_moment(value)
         if parsed is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if not isinstance(parsed, dt.datetime):
-            parsed = dt.datetime.combine(parsed, dt.time.min)
-        if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
         return parsed
 
 

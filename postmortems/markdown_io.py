@@ -24,9 +24,10 @@ import re
 from dataclasses import dataclass, field
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 
 from learninghub.choices import FailureMode
+from learninghub.dates import parse_moment
 from postmortems.models import ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 SECTION_TITLES = {
@@ -113,20 +114,6 @@ def _strip_blank_edges(lines: list[str]) -> str:
     return text.strip("\n").rstrip()
 
 
-def _parse_moment(value: str) -> dt.datetime | None:
-    value = value.strip()
-    try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            moment = dt.datetime.combine(day, dt.time.min) if day else None
-    except ValueError:
-        return None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
-
-
 def parse_severity(value: str) -> str:
     """``sev2``, ``SEV2``, ``SEV2 (major)``, ``2`` → ``sev2``; "" when unreadable."""
     match = re.search(r"(?:sev\s*)?([1-4])\b", value.strip().lower())
@@ -202,7 +189,10 @@ def _parse_action_item(text: str, number: int, warnings: list[str]) -> ParsedAct
         parsed[key] = value.strip()
     due_date = None
     if parsed.get("due"):
-        due_date = parse_date(parsed["due"]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", parsed["due"]) else None
+        try:
+            due_date = parse_date(parsed["due"]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", parsed["due"]) else None
+        except ValueError:  # a well-formed but impossible day, e.g. 2026-13-45
+            due_date = None
         if due_date is None:
             warnings.append(f"Action item {number}: could not read the due date “{parsed['due']}” "
                             "(use YYYY-MM-DD); it was left in the description.")
@@ -230,9 +220,9 @@ def _apply_metadata(result: ParsedPostMortem, key: str, value: str, raw_line: st
         "failure_mode": lambda v: _parse_choice(v, FailureMode.choices),
         "production_impact": _parse_bool,
         "restricted": _parse_bool,
-        "occurred_at": _parse_moment,
-        "detected_at": _parse_moment,
-        "resolved_at": _parse_moment,
+        "occurred_at": parse_moment,
+        "detected_at": parse_moment,
+        "resolved_at": parse_moment,
     }
     parsed = readers[target](value)
     if parsed in (None, ""):

@@ -49,11 +49,11 @@ from learninghub.metrics.models import (
     UNSPECIFIED,
     MetricSnapshot,
     month_range,
-    month_start,
     next_month,
 )
 from learninghub.metrics.sql import HoursBetween, Percentile
 from learninghub.models import Team
+from learninghub.signals import month_start
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,8 @@ def _month_of(expression) -> TruncMonth:
 
 
 def _as_month(value: dt.date) -> dt.date:
-    return value if value.day == 1 else month_start(value)
+    """A month key as a plain date (backends may hand back a datetime for a truncated month)."""
+    return month_start(value)
 
 
 def _utc_midnight(day: dt.date) -> dt.datetime:

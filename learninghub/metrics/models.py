@@ -16,6 +16,8 @@ import datetime as dt
 from django.db import models
 from django.db.models import F, Q
 
+from learninghub.signals import month_start
+
 # Failures without a failure mode / kind are counted under this key.
 UNSPECIFIED = "unspecified"
 
@@ -136,10 +138,6 @@ class MetricSnapshot(models.Model):
     @property
     def action_items_unfinished(self) -> int:
         return self.action_items_open + self.action_items_in_progress
-
-
-def month_start(moment: dt.date | dt.datetime) -> dt.date:
-    return dt.date(moment.year, moment.month, 1)
 
 
 def next_month(month: dt.date) -> dt.date:

@@ -26,12 +26,6 @@ class CandidateStatus(models.TextChoices):
 
 
 class RepeatCandidateQuerySet(models.QuerySet):
-    def pending(self) -> RepeatCandidateQuerySet:
-        return self.filter(status=CandidateStatus.PENDING)
-
-    def automatic(self) -> RepeatCandidateQuerySet:
-        return self.filter(status__in=[CandidateStatus.AUTO_LINKED, CandidateStatus.UNDONE])
-
     def for_team(self, team_id: int | None) -> RepeatCandidateQuerySet:
         return self if team_id is None else self.filter(team_id=team_id)
 

@@ -47,8 +47,3 @@ def overturn_stats(team_id: int | None = None) -> OverturnStats:
         pending=Count("id", filter=Q(status=CandidateStatus.PENDING)),
     )
     return OverturnStats(automatic_links=counts["automatic"], overturned=counts["undone"], pending=counts["pending"])
-
-
-def pending_count(team_ids: set[int] | None = None) -> int:
-    queryset = RepeatCandidate.objects.pending()
-    return queryset.filter(team_id__in=team_ids).count() if team_ids is not None else queryset.count()

@@ -125,3 +125,15 @@ def test_the_api_markdown_endpoint_answers_text_markdown(member_api, team):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/markdown")
     assert response.content.decode().startswith("## Post-Mortem: Exported\n")
+
+
+def test_an_impossible_due_date_or_timeline_is_a_warning_not_a_500(member_api, team):
+    markdown = "## Post-Mortem: Bad dates\n### Action Items\n1. Fix it (due: 2026-13-45)\n"
+    response = member_api.post(IMPORT_API, {"team": team.slug, "markdown": markdown,
+                                            "occurred_at": "2026-02-30"}, format="json")
+    assert response.status_code == 400, "an impossible timeline date is a field error"
+    assert "occurred_at" in response.data
+    response = member_api.post(IMPORT_API, {"team": team.slug, "markdown": markdown}, format="json")
+    assert response.status_code == 201
+    assert ActionItem.objects.get().due_date is None
+    assert any("2026-13-45" in warning for warning in response.data["warnings"])
