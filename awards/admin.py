@@ -8,7 +8,7 @@ from django.db.models import Count
 
 from awards import services
 from awards.models import Award, AwardCategory, AwardCycle, CycleTransition, Nomination, Vote
-from learninghub.api.exceptions import DomainConflictError
+from learninghub.kernel.api.exceptions import DomainConflictError
 
 
 @admin.register(AwardCategory)

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from learninghub.models import TimeStampedModel
+from learninghub.kernel.models import TimeStampedModel
 
 
 def month_label(month: date) -> str:

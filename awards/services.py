@@ -32,8 +32,8 @@ from awards.models import (
     Vote,
     cycle_deadlines,
 )
-from learninghub.api.exceptions import DomainConflictError
-from learninghub.permissions import lead_team_ids_for
+from learninghub.kernel.api.exceptions import DomainConflictError
+from learninghub.kernel.permissions import lead_team_ids_for
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _compute_awards(cycle: AwardCycle) -> list[Award]:
 
 def _enqueue_announcement(cycle_id: int) -> None:
     from awards.tasks import announce_award_winners
-    from learninghub.queue import enqueue
+    from learninghub.kernel.queue import enqueue
 
     # If the broker is down, the hourly beat run finds the unannounced cycle and sends it then.
     enqueue(announce_award_winners, cycle_id)

@@ -18,7 +18,7 @@ from awards import selectors, services
 from awards.filters import CycleFilter, HallOfFameForm
 from awards.forms import NominationForm, VoteForm, apply_service_errors
 from awards.models import AwardCategory, AwardCycle
-from learninghub.api.exceptions import DomainConflictError
+from learninghub.kernel.api.exceptions import DomainConflictError
 
 
 def _querystring_without_page(request: HttpRequest) -> str:

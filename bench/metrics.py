@@ -166,7 +166,7 @@ def counts_for(scale: float) -> dict[str, int]:
 def existing_data_state(teams: int, counts: dict[str, int]) -> str:
     """'empty', 'matching' (benchmark data of this size), 'other-bench' or 'foreign'."""
     from experiments.models import Experiment, Lesson, LessonApplication
-    from learninghub.models import Team
+    from learninghub.kernel.models import Team
     from postmortems.models import ActionItem, PostMortem
 
     slugs = list(Team.objects.values_list("slug", flat=True))
@@ -204,7 +204,7 @@ def generate(teams: int, counts: dict[str, int], seed: int) -> None:
     from django.db import connection, transaction
 
     from experiments.models import Experiment, Lesson, LessonApplication
-    from learninghub.models import Membership, Team
+    from learninghub.kernel.models import Membership, Team
     from postmortems.models import ActionItem, PostMortem
 
     rng = random.Random(seed)
@@ -465,7 +465,7 @@ def _month_key(value) -> dt.date:
 def verify_against_floor(connection) -> int:
     """The engine's stored counts must equal the floor's: experiments started and novel, and
     lessons in the window and applied (the trickiest). Returns how many team-months agree."""
-    from learninghub.metrics.models import MetricSnapshot
+    from learninghub.insights.metrics.models import MetricSnapshot
 
     statements = FLOOR_SQL_POSTGRESQL if connection.vendor == "postgresql" else FLOOR_SQL_SQLITE
     stored = {(row[0], row[1]): row[2:] for row in MetricSnapshot.objects.filter(team__isnull=False).values_list(
@@ -532,8 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
     from django.test import Client
 
-    from learninghub.metrics import engine
-    from learninghub.models import Team
+    from learninghub.insights.metrics import engine
+    from learninghub.kernel.models import Team
 
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     call_command("migrate", verbosity=0)
@@ -569,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     page_runs = max(5, args.runs * 5)
     page_time, page_queries, _ = measure_page(client, f"/dashboards/{team.slug}/", page_runs)
     print(f"team dashboard, 12 months                   {page_time * 1000:9.1f} ms  {page_queries} queries (median)")
-    from learninghub.metrics.views import MAX_MONTHS
+    from learninghub.insights.metrics.views import MAX_MONTHS
 
     shown = months[-MAX_MONTHS:]  # the longest range the page accepts (a longer one falls back to 12 months)
     long_range = f"/dashboards/{team.slug}/?from={shown[0]:%Y-%m}&to={shown[-1]:%Y-%m}"

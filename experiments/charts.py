@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from learninghub.charts import base_layout, figure_json
+from learninghub.kernel.charts import base_layout, figure_json
 
 CURRENT_COLOUR = "#b42318"
 LINE_COLOUR = "#2f5bea"

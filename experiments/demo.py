@@ -14,7 +14,7 @@ from django.db import transaction
 
 from experiments import services
 from experiments.models import Experiment, FailureKind, Lesson, Outcome
-from learninghub.choices import FailureMode
+from learninghub.kernel.choices import FailureMode
 
 F, S, P, I, R = Outcome.FAILURE, Outcome.SUCCESS, Outcome.PARTIAL, Outcome.INCONCLUSIVE, Outcome.IN_PROGRESS  # noqa: E741
 PRODUCTIVE, WASTEFUL, SYSTEM = FailureKind.PRODUCTIVE, FailureKind.WASTEFUL, FailureKind.SYSTEM

@@ -11,8 +11,8 @@ from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
-from learninghub.choices import FailureMode
-from learninghub.filters import TeamFilter
+from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.filters import TeamFilter
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
 FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]

@@ -10,8 +10,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from experiments.models import Experiment, FailureKind, Lesson, Outcome
-from learninghub.choices import FailureMode
-from learninghub.models import Team
+from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.models import Team
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 

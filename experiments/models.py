@@ -11,8 +11,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from learninghub.choices import FailureMode, RepeatLinkSource
-from learninghub.models import TimeStampedModel
+from learninghub.kernel.choices import FailureMode, RepeatLinkSource
+from learninghub.kernel.models import TimeStampedModel
 
 
 class Outcome(models.TextChoices):
@@ -221,7 +221,7 @@ def next_steps_errors(next_steps) -> list[str]:
 def restricted_postmortem_filter(user, prefix: str = "") -> Q:
     """Q that hides rows tied (through ``<prefix>postmortem``) to restricted post-mortems of
     teams ``user`` is not in. Everything else is readable by every signed-in user."""
-    from learninghub.permissions import team_ids_for
+    from learninghub.kernel.permissions import team_ids_for
 
     if user.is_superuser:
         return Q()

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.db.models import Prefetch, Q, QuerySet
 
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
-from learninghub.permissions import team_ids_for
+from learninghub.kernel.permissions import team_ids_for
 
 
 def _visible_postmortems(user) -> QuerySet:

@@ -16,11 +16,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome, RepeatLinkSource
-from learninghub.concurrency import claim_next_version
-from learninghub.dates import parse_moment
-from learninghub.models import Team
-from learninghub.permissions import require_team_lead, require_team_member
-from learninghub.signals import notify_team_records_changed
+from learninghub.kernel.concurrency import claim_next_version
+from learninghub.kernel.dates import parse_moment
+from learninghub.kernel.models import Team
+from learninghub.kernel.permissions import require_team_lead, require_team_member
+from learninghub.kernel.signals import notify_team_records_changed
 
 # What callers may set on an experiment (team, version and bookkeeping are handled here).
 EXPERIMENT_FIELDS = (

@@ -16,9 +16,9 @@ from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.forms import ExperimentForm, experiment_formsets
 from experiments.markdown import experiment_markdown, markdown_filename
 from experiments.models import Experiment, Lesson
-from learninghub.concurrency import StaleVersionError
-from learninghub.models import Team
-from learninghub.permissions import can_edit_team, can_lead_team, team_ids_for
+from learninghub.kernel.concurrency import StaleVersionError
+from learninghub.kernel.models import Team
+from learninghub.kernel.permissions import can_edit_team, can_lead_team, team_ids_for
 
 PAGE_SIZE = 25
 PICKER_INITIAL = 30

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from learninghub import views
-from learninghub.metrics import views as dashboard_views
+from learninghub.insights.metrics import views as dashboard_views
+from learninghub.kernel import views
 
 urlpatterns = [
     path("", dashboard_views.organisation_dashboard, name="home"),
@@ -18,8 +18,8 @@ urlpatterns = [
     path("experiments/", include("experiments.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("awards/", include("awards.urls")),
-    path("review-queue/", include("learninghub.repeats.urls")),
-    path("dashboards/", include("learninghub.metrics.urls")),
-    path("api/", include("learninghub.api.urls")),
+    path("review-queue/", include("learninghub.insights.repeats.urls")),
+    path("dashboards/", include("learninghub.insights.metrics.urls")),
+    path("api/", include("learninghub.api")),
     path("admin/", admin.site.urls),
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from experiments.models import Experiment, Lesson, LessonApplication
-from learninghub.signals import notify_team_records_changed
+from learninghub.kernel.signals import notify_team_records_changed
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus
 
 OPEN, PROGRESS, DONE, WONT = (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS, ActionItemStatus.DONE,

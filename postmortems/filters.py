@@ -13,9 +13,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from experiments.models import Lesson
-from learninghub.choices import FailureMode
-from learninghub.dates import parse_moment
-from learninghub.filters import TeamFilter
+from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.dates import parse_moment
+from learninghub.kernel.filters import TeamFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 

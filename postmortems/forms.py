@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from experiments.models import Experiment, Lesson
-from learninghub.choices import FailureMode
-from learninghub.models import Team
+from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.models import Team
 from postmortems.models import ActionItemStatus, PostMortem, PostMortemStatus, Severity
 from postmortems.selectors import postmortem_choices_for_repeat
 from postmortems.services import MAX_ROWS, action_item_row_errors, lesson_row_errors, timeline_errors

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from learninghub.choices import FailureMode
-from learninghub.dates import parse_moment
+from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.dates import parse_moment
 from postmortems.models import ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 SECTION_TITLES = {

@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from learninghub.choices import FailureMode, RepeatLinkSource
-from learninghub.models import Membership, TimeStampedModel
+from learninghub.kernel.choices import FailureMode, RepeatLinkSource
+from learninghub.kernel.models import Membership, TimeStampedModel
 
 
 class Severity(models.TextChoices):
@@ -102,7 +102,7 @@ class PostMortem(TimeStampedModel):
 
     def is_visible_to(self, user) -> bool:
         """Python twin of ``visible_to`` for one loaded record (uses the cached team ids)."""
-        from learninghub.permissions import team_ids_for
+        from learninghub.kernel.permissions import team_ids_for
 
         if not user.is_authenticated:
             return False

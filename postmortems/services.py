@@ -3,7 +3,7 @@
 Every write goes through here (pages, API, import, tasks), so the rules hold everywhere:
 
 * a post-mortem is saved as one unit with its action items and lessons (all or nothing);
-* edits are guarded by ``version`` (optimistic concurrency, see ``learninghub.concurrency``);
+* edits are guarded by ``version`` (optimistic concurrency, see ``learninghub.kernel.concurrency``);
 * publishing needs the timeline and at least one action item or lesson; drafts may be partial;
 * action item owners must be members of the post-mortem's team;
 * marking an action item done stamps ``completed_at`` and, when the item implements a lesson,
@@ -35,12 +35,12 @@ from django.utils import timezone
 
 from experiments.models import LessonApplication
 from experiments.services import lessons_replace
-from learninghub.choices import FailureMode, RepeatLinkSource
-from learninghub.concurrency import claim_next_version
-from learninghub.models import Membership, Team
-from learninghub.permissions import can_edit_team, require_team_lead, require_team_member
-from learninghub.queue import enqueue
-from learninghub.signals import notify_team_records_changed
+from learninghub.kernel.choices import FailureMode, RepeatLinkSource
+from learninghub.kernel.concurrency import claim_next_version
+from learninghub.kernel.models import Membership, Team
+from learninghub.kernel.permissions import can_edit_team, require_team_lead, require_team_member
+from learninghub.kernel.queue import enqueue
+from learninghub.kernel.signals import notify_team_records_changed
 from postmortems.markdown_io import ParsedPostMortem, parse_postmortem_markdown
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 

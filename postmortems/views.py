@@ -15,8 +15,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.models import Lesson
-from learninghub.concurrency import StaleVersionError
-from learninghub.permissions import can_edit_team, can_lead_team, team_ids_for
+from learninghub.kernel.concurrency import StaleVersionError
+from learninghub.kernel.permissions import can_edit_team, can_lead_team, team_ids_for
 from postmortems import selectors, services
 from postmortems.forms import (
     ActionItemFormSetClass,

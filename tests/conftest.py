@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from learninghub.models import Membership
+from learninghub.kernel.models import Membership
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, issue_token
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses DB access

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import Experiment, Lesson, LessonApplication
-from learninghub.api.fields import TeamSlugField
+from learninghub.kernel.api.fields import TeamSlugField
 
 LESSON_ITEM_SCHEMA = {
     "type": "object",

@@ -21,8 +21,8 @@ from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.markdown import experiment_markdown
 from experiments.models import Experiment, Lesson, LessonApplication, restricted_postmortem_filter
 from experiments.selectors import experiment_list
-from learninghub.api.fields import expected_version
-from learninghub.permissions import TeamRecordPermission
+from learninghub.kernel.api.fields import expected_version
+from learninghub.kernel.permissions import TeamRecordPermission
 
 
 class MarkdownRenderer(renderers.BaseRenderer):

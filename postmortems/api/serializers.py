@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import Experiment, Lesson
-from learninghub.api.fields import TeamSlugField
+from learninghub.kernel.api.fields import TeamSlugField
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 from postmortems.services import action_item_row_errors, lesson_row_errors
 

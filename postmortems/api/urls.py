@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from postmortems.api.views import ActionItemViewSet, PostMortemViewSet
 
-router = DefaultRouter()
+router = SimpleRouter()
 router.register("postmortems", PostMortemViewSet, basename="api-postmortem")
 router.register("action-items", ActionItemViewSet, basename="api-action-item")
-urlpatterns = router.urls

@@ -14,8 +14,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from learninghub.api.fields import expected_version
-from learninghub.permissions import TeamRecordPermission, require_team_member
+from learninghub.kernel.api.fields import expected_version
+from learninghub.kernel.permissions import TeamRecordPermission, require_team_member
 from postmortems import selectors, services
 from postmortems.api.serializers import ActionItemSerializer, ImportMarkdownSerializer, PostMortemSerializer
 from postmortems.filters import ActionItemFilter, PostMortemFilter

@@ -4,7 +4,7 @@ person votes for the nominee."""
 import pytest
 
 from awards.models import CycleState, Nomination, Vote
-from learninghub.models import Membership
+from learninghub.kernel.models import Membership
 from tests.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory, UserFactory
 from tests.factories.awards import AwardCycleFactory

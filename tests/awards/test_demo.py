@@ -4,7 +4,7 @@ import pytest
 
 from awards import demo, services
 from awards.models import Award, AwardCycle, CycleState, CycleTransition, Nomination, Vote
-from learninghub import demo as kernel_demo
+from learninghub.kernel import demo as kernel_demo
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from awards import services
 from awards.models import CycleState, Nomination
-from learninghub.api.exceptions import DomainConflictError
+from learninghub.kernel.api.exceptions import DomainConflictError
 from tests.factories import MembershipFactory, TeamFactory
 from tests.factories.awards import AwardCategoryFactory, AwardCycleFactory, NominationFactory
 from tests.factories.experiments import ExperimentFactory

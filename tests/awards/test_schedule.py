@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied
 from awards import services
 from awards.models import AwardCycle, CycleState, CycleTransition, cycle_deadlines
 from awards.tasks import advance_award_cycles
-from learninghub.api.exceptions import DomainConflictError
-from learninghub.models import Membership
+from learninghub.kernel.api.exceptions import DomainConflictError
+from learninghub.kernel.models import Membership
 from tests.awards.conftest import MARCH, at
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.factories.awards import AwardCycleFactory, NominationFactory

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from awards import services
 from awards.models import Award, CycleState, Vote
-from learninghub.api.exceptions import DomainConflictError
+from learninghub.kernel.api.exceptions import DomainConflictError
 from tests.factories.awards import AwardCycleFactory, NominationFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from experiments.models import Experiment
-from learninghub.models import ApiToken
+from learninghub.kernel.models import ApiToken
 from tests.factories import issue_token
 from tests.factories.experiments import ExperimentFactory, LessonFactory
 

@@ -5,7 +5,7 @@ import pytest
 from experiments import demo
 from experiments.models import Experiment, LessonApplication, Outcome
 from experiments.selectors import experiment_lineage
-from learninghub import demo as kernel_demo
+from learninghub.kernel import demo as kernel_demo
 
 pytestmark = pytest.mark.django_db
 

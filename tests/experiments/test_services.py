@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from experiments import services
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
-from learninghub.concurrency import StaleVersionError
-from learninghub.signals import month_start
+from learninghub.kernel.concurrency import StaleVersionError
+from learninghub.kernel.signals import month_start
 from tests.factories.experiments import ExperimentFactory, LessonApplicationFactory, LessonFactory
 from tests.factories.postmortems import PostMortemFactory
 

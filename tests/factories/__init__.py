@@ -3,7 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from learninghub.models import ApiToken, Membership, Team
+from learninghub.kernel.models import ApiToken, Membership, Team
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 

@@ -8,13 +8,13 @@ from celery import Celery
 from django.core.cache import cache
 
 from learninghub.celery import app
-from learninghub.queue import enqueue
-from learninghub.tasks import heartbeat, ping
+from learninghub.kernel.queue import enqueue
+from learninghub.kernel.tasks import heartbeat, ping
 from tests.conftest import wait_for
 
 
 def test_tasks_are_autodiscovered_and_default_to_retry_with_backoff():
-    assert "learninghub.tasks.ping" in app.tasks
+    assert "learninghub.kernel.tasks.ping" in app.tasks
     assert ping.retry_backoff is True
     assert ping.max_retries == 5
     assert app.conf.task_acks_late is True

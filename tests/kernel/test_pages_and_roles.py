@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from learninghub.models import ApiToken, Membership, hash_token_key
-from learninghub.permissions import can_edit_team, can_lead_team
+from learninghub.kernel.models import ApiToken, Membership, hash_token_key
+from learninghub.kernel.permissions import can_edit_team, can_lead_team
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "alice" in out and "learn-from-failure" in out
-    from learninghub.models import Team
+    from learninghub.kernel.models import Team
 
     assert Team.objects.count() == 3
     assert Membership.objects.filter(team__slug="recsys").count() == 3
@@ -119,7 +119,7 @@ def test_api_docs_and_schema_are_served_locally(member_client):
 
 
 def test_plotly_js_is_served_by_the_app_with_long_caching(client):
-    from learninghub.charts import plotly_js
+    from learninghub.kernel.charts import plotly_js
 
     content, version = plotly_js()
     response = client.get(reverse("plotly-js", args=[version]))

@@ -6,9 +6,9 @@ from unittest import mock
 import pytest
 
 from learninghub.celery import app
-from learninghub.metrics import scheduling
-from learninghub.metrics.models import MetricSnapshot, current_month, shift_months
-from learninghub.signals import notify_team_records_changed
+from learninghub.insights.metrics import scheduling
+from learninghub.insights.metrics.models import MetricSnapshot, current_month, shift_months
+from learninghub.kernel.signals import notify_team_records_changed
 from tests.factories import UserFactory, issue_token
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import PostMortemFactory
@@ -101,7 +101,7 @@ def test_without_months_the_lead_backfills_every_month_with_records(lead_api, re
 
 def test_recompute_is_scheduled_when_a_broker_takes_it(lead_api, records):
     app.conf.task_always_eager = False
-    with mock.patch("learninghub.metrics.api.views.enqueue", return_value=True) as enqueue:
+    with mock.patch("learninghub.insights.metrics.api.views.enqueue", return_value=True) as enqueue:
         response = lead_api.post(RECOMPUTE_URL, {"team": "recsys", "from": "2025-11", "to": "2025-11"})
     assert response.status_code == 202
     assert response.json()["status"] == "scheduled"

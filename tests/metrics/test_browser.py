@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from learninghub.metrics import engine
-from learninghub.metrics.models import month_range
+from learninghub.insights.metrics import engine
+from learninghub.insights.metrics.models import month_range
 from tests.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory, UserFactory
 from tests.factories.experiments import ExperimentFactory

@@ -11,9 +11,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from learninghub.celery import app
-from learninghub.metrics import engine, scheduling
-from learninghub.metrics.models import MetricSnapshot, month_range, shift_months
-from learninghub.signals import notify_team_records_changed
+from learninghub.insights.metrics import engine, scheduling
+from learninghub.insights.metrics.models import MetricSnapshot, month_range, shift_months
+from learninghub.kernel.signals import notify_team_records_changed
 from tests.factories import MembershipFactory, TeamFactory
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory

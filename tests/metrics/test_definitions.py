@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from learninghub.metrics.models import MetricSnapshot
-from learninghub.metrics.tasks import recompute_all, recompute_team
+from learninghub.insights.metrics.models import MetricSnapshot
+from learninghub.insights.metrics.tasks import recompute_all, recompute_team
 from tests.factories import TeamFactory
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory

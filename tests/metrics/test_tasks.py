@@ -7,10 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from learninghub.celery import app
-from learninghub.metrics import engine, scheduling
-from learninghub.metrics.models import MetricSnapshot, current_month, previous_month
-from learninghub.metrics.tasks import recompute_all, recompute_recent_months, recompute_stale, recompute_team
-from learninghub.signals import notify_team_records_changed, team_records_changed
+from learninghub.insights.metrics import engine, scheduling
+from learninghub.insights.metrics.models import MetricSnapshot, current_month, previous_month
+from learninghub.insights.metrics.tasks import recompute_all, recompute_recent_months, recompute_stale, recompute_team
+from learninghub.kernel.signals import notify_team_records_changed, team_records_changed
 from tests.factories import TeamFactory
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory

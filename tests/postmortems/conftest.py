@@ -1,6 +1,6 @@
 import pytest
 
-from learninghub.models import Membership
+from learninghub.kernel.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 
 

@@ -4,7 +4,7 @@ loaded idempotently (experiment links are optional)."""
 import pytest
 
 from experiments.models import LessonApplication
-from learninghub import demo as kernel_demo
+from learninghub.kernel import demo as kernel_demo
 from postmortems import demo
 from postmortems.models import ActionItem, PostMortem
 

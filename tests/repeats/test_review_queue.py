@@ -7,9 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments.models import Experiment
-from learninghub.repeats.models import CandidateStatus, RepeatCandidate, RepeatDecision
-from learninghub.repeats.selectors import overturn_stats
-from learninghub.repeats.tasks import detect_repeat
+from learninghub.insights.repeats.models import CandidateStatus, RepeatCandidate, RepeatDecision
+from learninghub.insights.repeats.selectors import overturn_stats
+from learninghub.insights.repeats.tasks import detect_repeat
 from postmortems.models import PostMortem
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import PostMortemFactory

@@ -1,0 +1,38 @@
+"""The API root: ``/api/v1/`` lists every resource of every app; schema and locally served docs.
+
+Each app's ``api/urls.py`` owns a ``SimpleRouter``; their registries are merged into one
+``DefaultRouter`` here so there is exactly one root view, and it lists them all.
+"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from awards.api.urls import router as awards_router
+from experiments.api.urls import router as experiments_router
+from learninghub.insights.metrics.api.urls import urlpatterns as metrics_urlpatterns
+from learninghub.kernel.api.views import TeamViewSet
+from postmortems.api.urls import router as postmortems_router
+
+# Resources that are plain views rather than viewsets, listed in the root beside the routers'.
+EXTRA_ROOT_ENTRIES = {"metrics": "api-metrics"}
+
+
+class ApiRouter(DefaultRouter):
+    def get_api_root_view(self, api_urls=None):
+        root = {prefix: self.routes[0].name.format(basename=basename) for prefix, _, basename in self.registry}
+        root.update(EXTRA_ROOT_ENTRIES)
+        return self.APIRootView.as_view(api_root_dict=root)
+
+
+router = ApiRouter()
+router.register("teams", TeamViewSet, basename="api-team")
+for app_router in (experiments_router, postmortems_router, awards_router):
+    router.registry.extend(app_router.registry)
+
+urlpatterns = [
+    path("v1/", include([*metrics_urlpatterns, *router.urls])),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

@@ -1,3 +1,0 @@
-from rest_framework.routers import DefaultRouter
-
-router = DefaultRouter()

@@ -1,0 +1,116 @@
+"""Drill-down URLs: every number on the dashboards opens the records behind it.
+
+The lists belong to other apps; their URL names are resolved lazily and a list that does not
+exist (yet) gives ``None`` (the number is then shown without a link) instead of an error.
+Query parameters follow the shared vocabulary (``X_after`` on or after, ``X_before`` strictly
+before, YYYY-MM-DD).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from urllib.parse import quote
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.urls import NoReverseMatch, reverse
+
+from learninghub.insights.metrics.engine import LESSON_WINDOW
+from learninghub.insights.metrics.models import UNSPECIFIED, next_month
+
+EXPERIMENTS = "experiments:list"
+LESSONS = "experiments:lessons"
+POSTMORTEMS = "postmortems:list"
+ACTION_ITEMS = "postmortems:action-items"
+
+
+@lru_cache(maxsize=4096)
+def _path(url_name: str, args: tuple) -> str | None:
+    """Dashboards build hundreds of links per page: reverse each (name, args) once."""
+    try:
+        return reverse(url_name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+@receiver(setting_changed)
+def _forget_paths(setting: str, **kwargs) -> None:
+    if setting == "ROOT_URLCONF":
+        _path.cache_clear()
+
+
+def _query(params: dict) -> str:
+    """``urlencode`` for the simple values used here (slugs, dates, choices), without its overhead."""
+    return "&".join(f"{key}={quote(str(value), safe='')}" for key, value in params.items()
+                    if value not in (None, ""))
+
+
+def build_url(url_name: str, *args, **params) -> str | None:
+    """``reverse(url_name)`` plus a query string of the non-empty ``params``; None if unknown."""
+    base = _path(url_name, args)
+    if base is None:
+        return None
+    query = _query(params)
+    return f"{base}?{query}" if query else base
+
+
+class DrillDown:
+    """The list URLs behind one team's (``team_slug``; None: every team's) monthly figures."""
+
+    def __init__(self, team_slug: str | None) -> None:
+        self.team = team_slug
+
+    def _url(self, url_name: str, **params) -> str | None:
+        base = _path(url_name, ())
+        if base is None:
+            return None
+        query = _query({"team": self.team, **params})
+        return f"{base}?{query}" if query else base
+
+    @staticmethod
+    def _bounds(month: dt.date) -> tuple[str, str]:
+        return month.isoformat(), next_month(month).isoformat()
+
+    def experiments_started(self, month: dt.date, **extra) -> str | None:
+        after, before = self._bounds(month)
+        return self._url(EXPERIMENTS, started_after=after, started_before=before, **extra)
+
+    def novel_experiments(self, month: dt.date) -> str | None:
+        return self.experiments_started(month, is_novel="true")
+
+    def failed_experiments(self, month: dt.date, *, failure_mode: str = "", failure_kind: str = "",
+                           repeat: bool = False) -> str | None:
+        after, before = self._bounds(month)
+        return self._url(EXPERIMENTS, outcome="failure",
+                         failure_mode="" if failure_mode == UNSPECIFIED else failure_mode,
+                         failure_kind="" if failure_kind == UNSPECIFIED else failure_kind,
+                         ended_after=after, ended_before=before, repeat="true" if repeat else "")
+
+    def postmortems_occurred(self, month: dt.date, *, failure_mode: str = "", repeat: bool = False) -> str | None:
+        after, before = self._bounds(month)
+        return self._url(POSTMORTEMS, failure_mode="" if failure_mode == UNSPECIFIED else failure_mode,
+                         occurred_after=after, occurred_before=before, repeat="true" if repeat else "")
+
+    def postmortems_resolved(self, month: dt.date) -> str | None:
+        after, before = self._bounds(month)
+        return self._url(POSTMORTEMS, resolved_after=after, resolved_before=before)
+
+    def lessons_in_window(self, month: dt.date, *, applied: bool = False) -> str | None:
+        end = next_month(month)
+        start = end - dt.timedelta(days=LESSON_WINDOW.days)
+        return self._url(LESSONS, documented_after=start.isoformat(), documented_before=end.isoformat(),
+                         applied_before=end.isoformat() if applied else "")
+
+    def action_items_due(self, month: dt.date, **extra) -> str | None:
+        after, before = self._bounds(month)
+        return self._url(ACTION_ITEMS, due_after=after, due_before=before, **extra)
+
+
+def team_dashboard_url(slug: str, first: dt.date | None = None, last: dt.date | None = None) -> str | None:
+    params = {}
+    if first:
+        params["from"] = f"{first:%Y-%m}"
+    if last:
+        params["to"] = f"{last:%Y-%m}"
+    return build_url("dashboards:team", slug, **params)

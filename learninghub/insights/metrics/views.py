@@ -1,0 +1,193 @@
+"""Dashboards: the organisation's (the home page) and each team's. They read snapshots in a
+fixed number of queries; missing or stale figures are computed in-process and labelled live."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from learninghub.insights.metrics import charts
+from learninghub.insights.metrics.links import DrillDown, build_url, team_dashboard_url
+from learninghub.insights.metrics.models import current_month, month_range, next_month, previous_month, shift_months
+from learninghub.insights.metrics.presenters import (
+    MONTH_TABLE_HEADINGS,
+    metric_cards,
+    month_label,
+    month_rows,
+    team_comparison_rows,
+)
+from learninghub.insights.metrics.selectors import snapshot_set
+from learninghub.insights.repeats.selectors import overturn_stats
+from learninghub.kernel.models import Team
+from learninghub.kernel.permissions import team_ids_for
+
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 60
+EARLIEST = dt.date(2000, 1, 1)
+
+
+class MonthField(forms.CharField):
+    """A calendar month as YYYY-MM (what ``<input type="month">`` sends)."""
+
+    widget = forms.DateInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
+    default_error_messages = {"invalid": "Enter a month as YYYY-MM."}
+
+    def to_python(self, value):
+        value = super().to_python(value).strip()
+        if not value:
+            return None
+        try:
+            month = dt.date.fromisoformat(f"{value}-01")
+        except ValueError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        if month < EARLIEST or month > shift_months(current_month(), 12):
+            raise forms.ValidationError("Choose a month between 2000 and next year.", code="out_of_range")
+        return month
+
+
+class MonthRangeForm(forms.Form):
+    """``from`` and ``to`` months (inclusive); defaults to the last 12 months."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = MonthField(required=False, label="From")
+        self.fields["to"] = MonthField(required=False, label="To")
+
+    def clean(self):
+        cleaned = super().clean()
+        first, last = cleaned.get("from"), cleaned.get("to")
+        if first and last and first > last:
+            self.add_error("to", "The end month must not be before the start month.")
+        elif first and len(month_range(first, last or current_month())) > MAX_MONTHS:
+            self.add_error("from", f"Show at most {MAX_MONTHS} months at a time.")
+        return cleaned
+
+    def months(self) -> list[dt.date]:
+        """The chosen months; the default range when the input is missing or invalid."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        last = data.get("to") or current_month()
+        first = data.get("from") or shift_months(last, -(DEFAULT_MONTHS - 1))
+        if first > last:
+            first = shift_months(last, -(DEFAULT_MONTHS - 1))
+        return month_range(first, last)
+
+
+class MonthForm(forms.Form):
+    month = MonthField(required=False, label="Month")
+
+    def selected(self) -> dt.date:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return data.get("month") or current_month()
+
+
+def _status(snapshots) -> dict:
+    return {"live": snapshots.computed_live, "pending": snapshots.pending, "computed_at": snapshots.computed_at}
+
+
+def organisation_dashboard(request: HttpRequest) -> HttpResponse:
+    """Home: the organisation's cards for a month, learning efficiency per team over time, the
+    team comparison for that month, and the teams with their members."""
+    teams = list(Team.objects.with_member_counts().order_by("name"))
+    my_team_ids = team_ids_for(request.user)
+    form = MonthForm(request.GET or None)
+    month = form.selected()
+    months = month_range(shift_months(month, -(DEFAULT_MONTHS - 1)), month)
+    snapshots = snapshot_set(months, team_ids=[team.pk for team in teams], organisation=True)
+    current = snapshots.get(None, month)
+    drill = DrillDown(None)
+
+    def organisation_url(m: dt.date) -> str | None:
+        return build_url("home", month=f"{m:%Y-%m}")
+
+    by_team: dict[int | None, list] = {}
+    for (team_id, _month), snapshot in snapshots.rows.items():
+        by_team.setdefault(team_id, []).append(snapshot)
+    selected = {team.pk: snapshots.get(team.pk, month) for team in teams if snapshots.get(team.pk, month)}
+    trend = charts.team_scores_figure(teams, by_team, months, organisation_url)
+    comparison = charts.team_comparison_figure(teams, selected, month)
+    context = {
+        "form": form,
+        "month": month,
+        "month_label": f"{month:%B %Y}",
+        "previous_month_url": organisation_url(previous_month(month)),
+        "next_month_url": organisation_url(next_month(month)) if month < current_month() else None,
+        "cards": metric_cards(current, snapshots.get(None, previous_month(month)), drill) if current else [],
+        "has_data": any(s.experiments_started or s.failures or s.lessons_in_window or s.action_items_due
+                        or s.postmortems_resolved for s in by_team.get(None, [])),
+        "trend_json": charts.to_json(trend) if trend else None,
+        "comparison_json": charts.to_json(comparison) if comparison else None,
+        "team_rows": team_comparison_rows(teams, selected, month, my_team_ids),
+        "teams": teams,
+        "status": _status(snapshots),
+        "record_url": build_url("experiments:create"),
+        "repeat_review": overturn_stats(),
+        "review_queue_url": build_url("repeats:queue"),
+    }
+    return render(request, "dashboards/organisation.html", context)
+
+
+def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """One team's metrics over a month range: cards for the last month, charts, the monthly table."""
+    team = get_object_or_404(Team, slug=slug)
+    form = MonthRangeForm(request.GET or None)
+    months = form.months()
+    last = months[-1]
+    snapshots = snapshot_set(sorted({previous_month(last), *months}), team_ids=[team.pk])
+    series = snapshots.series(team.pk, months)
+    drill = DrillDown(team.slug)
+    current = snapshots.get(team.pk, last)
+    panels = [
+        _panel("score", "Learning efficiency score", charts.score_figure(series, months, team.slug),
+               "No learning efficiency score in these months.",
+               "Record experiments, failures (experiments or post-mortems) or lessons: the score combines them."),
+        _panel("rates", "Repeats, lessons applied, innovation and action items on time",
+               charts.rates_figure(series, months, drill), "No rates to show for these months.",
+               "Each rate needs its records: failures for the repeat rate, lessons for the application rate, "
+               "started experiments for innovation, action items with due dates for completion."),
+        _panel("velocity", "Velocity (experiments per week) and innovation",
+               charts.velocity_figure(series, months, drill), "No experiments started in these months.",
+               "Record experiments as you start them (an outcome can stay “in progress”) to see velocity, and "
+               "mark new approaches as novel to see the innovation index.", build_url("experiments:create")),
+        _panel("recovery", "Failure recovery time (mean, median, 90th percentile) and time to detect",
+               charts.recovery_figure(series, months, drill), "No post-mortem was resolved in these months.",
+               "Write post-mortems with the time the failure occurred, was detected and was resolved.",
+               build_url("postmortems:create")),
+        _panel("modes", "Failures by failure mode per month",
+               charts.failure_modes_figure(series, months, drill), "No failures recorded in these months.",
+               "Failed experiments (by the month they ended) and post-mortems (by the month they occurred) "
+               "appear here; give them a failure mode to see which kind of failure recurs."),
+        _panel("kinds", "Failed experiments by kind",
+               charts.failure_kinds_figure(series, months, drill), "No failed experiments in these months.",
+               "Mark failed experiments as productive (the idea was refuted), wasteful (avoidable) or "
+               "system (the run crashed)."),
+        _panel("actions", "Action items by due month: open vs done, and overdue",
+               charts.action_items_figure(series, months, drill), "No action items due in these months.",
+               "Give the action items of post-mortems an owner and a due date to track them here."),
+    ]
+    other_teams = Team.objects.exclude(pk=team.pk).order_by("name").values_list("name", "slug")
+    context = {
+        "team": team,
+        "form": form,
+        "months": months,
+        "range_label": f"{month_label(months[0])} – {month_label(last)}",
+        "last_label": f"{last:%B %Y}",
+        "cards": metric_cards(current, snapshots.get(team.pk, previous_month(last)), drill,
+                              score_url=team_dashboard_url(team.slug, last, last)) if current else [],
+        "panels": panels,
+        "headings": MONTH_TABLE_HEADINGS,
+        "rows": month_rows(series, drill),
+        "status": _status(snapshots),
+        "other_teams": [(name, team_dashboard_url(other_slug)) for name, other_slug in other_teams],
+        "api_url": build_url("api-metrics", team=team.slug, **{"from": f"{months[0]:%Y-%m}", "to": f"{last:%Y-%m}"}),
+        "repeat_review": overturn_stats(team.pk),
+        "review_queue_url": build_url("repeats:queue", team=team.slug),
+    }
+    return render(request, "dashboards/team.html", context)
+
+
+def _panel(key: str, title: str, figure: dict | None, empty: str, hint: str, action_url: str | None = None) -> dict:
+    return {"key": key, "title": title, "figure_json": charts.to_json(figure) if figure else None,
+            "empty": empty, "hint": hint, "action_url": action_url}

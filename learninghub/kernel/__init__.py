@@ -1,0 +1,1 @@
+"""LearningHub, the kernel: teams, memberships, tokens, the access policy, periods, change events."""

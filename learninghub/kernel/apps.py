@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class KernelConfig(AppConfig):
+    """The bottom layer. Its label stays ``learninghub`` so tables and migrations keep their names."""
+
+    name = "learninghub.kernel"
+    label = "learninghub"
+    verbose_name = "LearningHub kernel"
