@@ -1,4 +1,5 @@
-# LearningHub: `make run` serves the app on the embedded defaults, `make test` runs the whole suite.
+# LearningHub: `make run` serves the app on the embedded defaults, `make lint` runs the static checks,
+# `make test` runs the whole suite.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,15 +30,22 @@ run: install
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: export SECRET_KEY ?= test-only-secret-key
-test: export DJANGO_ALLOW_ASYNC_UNSAFE = true
+# The suite's settings profile (learninghub/settings/test.py) needs no environment; DATABASE_URL
+# and REDIS_URL, when set, still choose PostgreSQL and Redis (CI's second run).
+TEST_SETTINGS := learninghub.settings.test
+
 test: install
-	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py collectstatic --noinput -v 0 --settings $(TEST_SETTINGS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# What CI checks before the tests: style (ruff), migrations in step with the models, an OpenAPI
+# schema without warnings, and the import contracts (pyproject.toml [tool.importlinter]).
+lint: export DJANGO_SETTINGS_MODULE = $(TEST_SETTINGS)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(VENV)/bin/lint-imports
 
 worker: install
 	$(VENV)/bin/celery -A learninghub worker --loglevel=info

@@ -8,6 +8,7 @@ from django.db.models import Count
 
 from awards import services
 from awards.models import Award, AwardCategory, AwardCycle, CycleTransition, Nomination, Vote
+from learninghub.kernel.admin import ServiceAdmin
 from learninghub.kernel.api.exceptions import DomainConflictError
 
 
@@ -126,13 +127,28 @@ class CycleTransitionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Nomination)
-class NominationAdmin(admin.ModelAdmin):
+class NominationAdmin(ServiceAdmin):
+    """Nominations added here go through the rules (stage, no self-nomination, one each); a
+    nomination is not edited afterwards (votes may rest on it), only removed."""
+
     list_display = ["cycle", "category", "nominee", "nominator", "created_at"]
     list_filter = ["category", "cycle"]
     search_fields = ["nominee__username", "nominator__username", "reason"]
     list_select_related = ["cycle", "category", "nominee", "nominator"]
     raw_id_fields = ["experiment", "postmortem"]
     autocomplete_fields = ["nominee", "nominator"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        saved = services.nomination_create(cycle=data["cycle"], category=data["category"],
+                                           nominator=data["nominator"], nominee=data["nominee"],
+                                           reason=data.get("reason", ""), experiment=data.get("experiment"),
+                                           postmortem=data.get("postmortem"))
+        obj.pk = saved.pk
+        obj._state.adding = False
 
 
 @admin.register(Vote)

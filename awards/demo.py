@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from awards import services
 from awards.models import AwardCategory, AwardCycle, CycleState
+from learninghub.kernel.periods import Month
 
 # (category slug, nominator, nominee, reason)
 PAST_NOMINATIONS = [
@@ -65,10 +66,6 @@ def _at(day: date, hour: int = 0, minute: int = 5) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.UTC)
 
 
-def _previous_month(month: date) -> date:
-    return (month - dt.timedelta(days=1)).replace(day=1)
-
-
 def _evidence(nominee) -> dict:
     """The nominee's own failed experiment or post-mortem as evidence, if their demos created one."""
     from experiments.models import Experiment, Outcome
@@ -116,9 +113,9 @@ def _seed_current(month: date, today: date, kernel, categories) -> AwardCycle:
 def seed(kernel) -> str:
     categories = {category.slug: category for category in AwardCategory.objects.all()}
     today = services.utc_today(timezone.now())
-    current = services.month_of(today)
-    previous = _previous_month(current)
-    months = [_previous_month(previous), previous]
+    current_month = Month.of(today)
+    current = current_month.first_day
+    months = [current_month.shift(-2).first_day, current_month.previous().first_day]
     created = []
     for month, nominations, votes in zip(months, PAST_NOMINATIONS, PAST_VOTES, strict=True):
         if not AwardCycle.objects.filter(month=month).exists():

@@ -1,9 +1,8 @@
-"""FilterSets shared by the award pages and the API. Cycles are named by month, ``YYYY-MM``;
-an invalid value is a form error on pages and a 400 in the API, never a 500."""
+"""FilterSets shared by the award pages and the API. Cycles are named by month, ``YYYY-MM``
+(``Month.parse``); an invalid value is a form error on pages and a 400 in the API, never a 500."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import django_filters
@@ -11,32 +10,20 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from awards.models import AwardCategory, AwardCycle, CycleState, Nomination, Vote
-
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def parse_month(value: str) -> date | None:
-    """``2026-11`` → date(2026, 11, 1); None when it is not a real month."""
-    match = MONTH_RE.match((value or "").strip())
-    if not match:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    if not (1 <= month <= 12 and year >= 1):
-        return None
-    return date(year, month, 1)
+from learninghub.kernel.periods import Month
 
 
 class MonthField(forms.CharField):
-    default_error_messages = {"invalid": "Give a month as YYYY-MM, e.g. 2026-11."}
+    """A cycle's month as YYYY-MM; cleans to the first day, which the cycles store."""
 
-    def to_python(self, value):
+    def to_python(self, value) -> date | None:
         value = super().to_python(value)
         if value in self.empty_values:
             return None
-        month = parse_month(value)
-        if month is None:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return month
+        try:
+            return Month.parse(value).first_day
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
 
 
 class MonthFilter(django_filters.Filter):

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from awards.models import AwardCategory, AwardCycle
-from awards.selectors import display_name, month_bounds
+from awards.selectors import display_name
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -66,7 +66,7 @@ class NominationForm(forms.Form):
         self.fields["experiment"].queryset = Experiment.objects.all()
         self.fields["postmortem"].queryset = PostMortem.objects.visible_to(user)
         # Offer the records of the cycle's month and the month before it.
-        start, end = month_bounds(cycle.month)
+        start, end = cycle.period.start, cycle.period.end
         since = start - dt.timedelta(days=31)
         recent_experiments = Experiment.objects.filter(Q(started_at__gte=since, started_at__lt=end)
                                                        | Q(ended_at__gte=since, ended_at__lt=end))

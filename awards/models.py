@@ -7,7 +7,6 @@ live in ``awards.services`` so that pages and the API enforce them identically.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 from django.conf import settings
@@ -16,15 +15,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 
 from learninghub.kernel.models import TimeStampedModel
-
-
-def month_label(month: date) -> str:
-    """``2026-11``: how a cycle is named in URLs and the API."""
-    return f"{month.year:04d}-{month.month:02d}"
-
-
-def last_day_of_month(month: date) -> date:
-    return date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
+from learninghub.kernel.periods import Month
 
 
 def cycle_deadlines(month: date, close_day: int | None = None) -> tuple[date, date]:
@@ -35,7 +26,7 @@ def cycle_deadlines(month: date, close_day: int | None = None) -> tuple[date, da
     day of voting remains even in February or with a misconfigured day.
     """
     close_day = settings.AWARDS_NOMINATIONS_CLOSE_DAY if close_day is None else close_day
-    last = last_day_of_month(month)
+    last = Month.of(month).last_day
     day = max(1, min(close_day, last.day - 1))
     return date(month.year, month.month, day), last
 
@@ -115,8 +106,14 @@ class AwardCycle(TimeStampedModel):
         return reverse("awards:cycle", args=[self.label])
 
     @property
+    def period(self) -> Month:
+        """The cycle's month (``month`` stores its first day)."""
+        return Month.of(self.month)
+
+    @property
     def label(self) -> str:
-        return month_label(self.month)
+        """``2026-11``: how a cycle is named in URLs and the API."""
+        return self.period.key
 
     @property
     def is_nominating(self) -> bool:

@@ -13,17 +13,11 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, OuterRef, Prefetch, Q, QuerySet
 
-from awards.models import Award, AwardCategory, AwardCycle, CycleState, Nomination, Vote, last_day_of_month
+from awards.models import Award, AwardCategory, AwardCycle, CycleState, Nomination, Vote
+from learninghub.kernel.periods import Month
 
 FAST_FAIL, LEARNING_CHAMPION, PIVOT_MASTER = "fast-fail", "learning-champion", "pivot-master"
 SUGGESTIONS_PER_CATEGORY = 5
-
-
-def month_bounds(month: date) -> tuple[dt.datetime, dt.datetime]:
-    """The calendar month as ``[start, end)`` aware datetimes in UTC."""
-    start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
-    end = dt.datetime.combine(last_day_of_month(month) + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
-    return start, end
 
 
 def display_name(user) -> str:
@@ -260,7 +254,7 @@ def suggest_fast_fail(*, month: date, viewer) -> list[Suggestion]:
     ``ended_at − started_at``) and have a lesson documented; the fastest such failure ranks them."""
     from experiments.models import Experiment, Lesson
 
-    start, end = month_bounds(month)
+    start, end = Month.of(month).start, Month.of(month).end
     failures = (Experiment.objects.failures().filter(ended_at__gte=start, ended_at__lt=end,
                                                      created_by__is_active=True)
                 .filter(Exists(Lesson.objects.filter(experiment=OuterRef("pk"))))
@@ -297,7 +291,7 @@ def suggest_learning_champions(*, month: date, viewer) -> list[Suggestion]:
     from experiments.models import LessonApplication
     from postmortems.models import PostMortem
 
-    start, end = month_bounds(month)
+    start, end = Month.of(month).start, Month.of(month).end
     visible = PostMortem.objects.visible_to(viewer).values("pk")
     applications = (LessonApplication.objects.filter(applied_at__gte=start, applied_at__lt=end)
                     .filter(Q(lesson__postmortem__isnull=True) | Q(lesson__postmortem__in=visible))
@@ -346,7 +340,7 @@ def suggest_pivot_masters(*, month: date, viewer) -> list[Suggestion]:
     """Authors of experiments that succeeded during the month while building on a failed one."""
     from experiments.models import Experiment, Outcome
 
-    start, end = month_bounds(month)
+    start, end = Month.of(month).start, Month.of(month).end
     pivots = (Experiment.objects.filter(outcome=Outcome.SUCCESS, ended_at__gte=start, ended_at__lt=end,
                                         builds_on__outcome=Outcome.FAILURE, created_by__is_active=True)
               .select_related("created_by", "builds_on").order_by("ended_at", "pk"))

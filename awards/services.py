@@ -33,7 +33,9 @@ from awards.models import (
     cycle_deadlines,
 )
 from learninghub.kernel.api.exceptions import DomainConflictError
-from learninghub.kernel.permissions import lead_team_ids_for
+from learninghub.kernel.periods import Month
+from learninghub.kernel.policy import can_lead_anywhere
+from learninghub.kernel.queue import enqueue_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +48,9 @@ def utc_today(now: dt.datetime | None = None) -> date:
     return _now(now).astimezone(dt.UTC).date()
 
 
-def month_of(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_name(month: date) -> str:
-    return month.strftime("%B %Y")
-
-
 def can_advance_cycles(user) -> bool:
     """Leads of any team and staff may move a cycle on by hand (award cycles are organisation-wide)."""
-    return bool(user and user.is_authenticated and (user.is_staff or lead_team_ids_for(user)))
+    return can_lead_anywhere(user)
 
 
 def _require_advancer(user) -> None:
@@ -94,7 +88,7 @@ def cycle_open(*, month: date, by=None, now: dt.datetime | None = None) -> tuple
     if by is not None:
         _require_advancer(by)
     now = _now(now)
-    month = month_of(month)
+    month = Month.of(month).first_day
     existing = AwardCycle.objects.filter(month=month).first()
     if existing is not None:
         return existing, False
@@ -147,11 +141,8 @@ def _compute_awards(cycle: AwardCycle) -> list[Award]:
 
 
 def _enqueue_announcement(cycle_id: int) -> None:
-    from awards.tasks import announce_award_winners
-    from learninghub.kernel.queue import enqueue
-
     # If the broker is down, the hourly beat run finds the unannounced cycle and sends it then.
-    enqueue(announce_award_winners, cycle_id)
+    enqueue_by_name("awards.tasks.announce_award_winners", cycle_id)
 
 
 @transaction.atomic
@@ -170,10 +161,10 @@ def cycle_advance(*, cycle: AwardCycle, by=None, expected_state: str | None = No
     now = _now(now)
     locked = AwardCycle.objects.select_for_update().get(pk=cycle.pk)
     if locked.is_closed:
-        raise DomainConflictError(f"The {month_name(locked.month)} award cycle is already closed.")
+        raise DomainConflictError(f"The {locked.period.label} award cycle is already closed.")
     if expected_state and locked.state != expected_state:
         raise DomainConflictError(
-            f"The {month_name(locked.month)} award cycle is already {locked.get_state_display().lower()}; "
+            f"The {locked.period.label} award cycle is already {locked.get_state_display().lower()}; "
             "someone moved it on before you. Reload the page.")
     _move(locked, by=by, now=now, announce=announce)
     cycle.refresh_from_db()
@@ -203,10 +194,10 @@ def cycles_advance_on_schedule(*, now: dt.datetime | None = None) -> list[str]:
     now = _now(now)
     today = utc_today(now)
     events = []
-    cycle, created = cycle_open(month=month_of(today), now=now)
+    cycle, created = cycle_open(month=Month.of(today).first_day, now=now)
     if created:
         events.append(f"{cycle.label}: opened")
-    open_ids = AwardCycle.objects.open().filter(month__lte=month_of(today)).order_by("month")
+    open_ids = AwardCycle.objects.open().filter(month__lte=Month.of(today).first_day).order_by("month")
     for cycle_id in open_ids.values_list("pk", flat=True):
         events.extend(_advance_to_schedule(cycle_id, today=today, now=now))
     for cycle_id in AwardCycle.objects.closed().filter(announced_at__isnull=True).values_list("pk", flat=True):
@@ -242,7 +233,7 @@ def cycle_announce_winners(*, cycle_id: int, now: dt.datetime | None = None) -> 
 def _announcement(cycle: AwardCycle, awards: list[Award]) -> tuple[str, str]:
     from django.urls import reverse
 
-    lines = [f"The {month_name(cycle.month)} awards are closed. Congratulations to the winners:", ""]
+    lines = [f"The {cycle.period.label} awards are closed. Congratulations to the winners:", ""]
     by_category: dict[str, list[Award]] = {}
     for award in awards:
         by_category.setdefault(award.category.name, []).append(award)
@@ -252,7 +243,7 @@ def _announcement(cycle: AwardCycle, awards: list[Award]) -> tuple[str, str]:
         shared = " (shared)" if len(winners) > 1 else ""
         lines.append(f"- {name}: {names}{shared}, {votes} vote{'s' if votes != 1 else ''}")
     lines += ["", f"All results: {settings.SITE_URL}{reverse('awards:cycle', args=[cycle.label])}"]
-    return f"LearningHub awards, {month_name(cycle.month)}: the winners", "\n".join(lines)
+    return f"LearningHub awards, {cycle.period.label}: the winners", "\n".join(lines)
 
 
 # --- Nominations and votes ----------------------------------------------------------------
@@ -272,7 +263,7 @@ def nomination_create(*, cycle: AwardCycle, category: AwardCategory, nominator, 
     state = _committed_state(cycle)
     if state != CycleState.NOMINATING:
         raise DomainConflictError(
-            f"Nominations are only accepted while a cycle is nominating; the {month_name(cycle.month)} "
+            f"Nominations are only accepted while a cycle is nominating; the {cycle.period.label} "
             f"cycle is {cycle.get_state_display().lower()}.")
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
@@ -320,7 +311,7 @@ def vote_cast(*, cycle: AwardCycle, category: AwardCategory, voter, nominee) -> 
     state = _committed_state(cycle)
     if state != CycleState.VOTING:
         raise DomainConflictError(
-            f"Votes are only accepted while a cycle is voting; the {month_name(cycle.month)} cycle is "
+            f"Votes are only accepted while a cycle is voting; the {cycle.period.label} cycle is "
             f"{cycle.get_state_display().lower()}.")
     if nominee.pk == voter.pk:
         raise ValidationError({"nominee": ["You cannot vote for yourself."]})

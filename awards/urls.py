@@ -5,20 +5,19 @@ from datetime import date
 from django.urls import path, register_converter
 
 from awards import views
-from awards.filters import parse_month
+from learninghub.kernel.periods import Month
 
 
 class MonthConverter:
+    """``2026-11`` ↔ the first day of the month (what cycles store); not a month → 404."""
+
     regex = r"\d{4}-\d{2}"
 
     def to_python(self, value: str) -> date:
-        month = parse_month(value)
-        if month is None:
-            raise ValueError(f"{value!r} is not a month")  # → 404
-        return month
+        return Month.parse(value).first_day  # a ValueError is a 404
 
-    def to_url(self, value: date | str) -> str:
-        return value if isinstance(value, str) else f"{value.year:04d}-{value.month:02d}"
+    def to_url(self, value: Month | date | str) -> str:
+        return value if isinstance(value, str) else Month.of(value).key
 
 
 register_converter(MonthConverter, "month")

@@ -19,6 +19,7 @@ from awards.filters import CycleFilter, HallOfFameForm
 from awards.forms import NominationForm, VoteForm, apply_service_errors
 from awards.models import AwardCategory, AwardCycle
 from learninghub.kernel.api.exceptions import DomainConflictError
+from learninghub.kernel.periods import Month
 
 
 def _querystring_without_page(request: HttpRequest) -> str:
@@ -152,7 +153,7 @@ def advance(request: HttpRequest, month: date) -> HttpResponse:
     except DomainConflictError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"The {services.month_name(cycle.month)} cycle is now "
+        messages.success(request, f"The {cycle.period.label} cycle is now "
                                   f"{cycle.get_state_display().lower()}.")
     return redirect(_cycle_url(cycle))
 
@@ -161,9 +162,9 @@ def advance(request: HttpRequest, month: date) -> HttpResponse:
 def open_current(request: HttpRequest) -> HttpResponse:
     if not services.can_advance_cycles(request.user):
         raise PermissionDenied("Only team leads or staff can open an award cycle.")
-    cycle, created = services.cycle_open(month=services.month_of(services.utc_today()), by=request.user)
+    cycle, created = services.cycle_open(month=Month.of(services.utc_today()).first_day, by=request.user)
     if created:
-        messages.success(request, f"The {services.month_name(cycle.month)} cycle is open for nominations.")
+        messages.success(request, f"The {cycle.period.label} cycle is open for nominations.")
     return redirect("awards:current")
 
 

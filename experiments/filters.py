@@ -1,30 +1,22 @@
 """FilterSets shared by the HTML lists and the API, with the project's shared parameter names.
 
-``X_after`` is on or after (>=), ``X_before`` strictly before (<); both take YYYY-MM-DD or a
-full ISO date and time. Invalid values are form errors (a 400 in the API), never a 500.
+Date bounds are the kernel's (``learninghub.kernel.filters``): ``X_after`` on or after,
+``X_before`` strictly before; a full ISO date and time is read exactly (UTC), YYYY-MM-DD as
+local midnight. Invalid values are form errors (a 400 in the API), never a 500.
 """
 
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
 from learninghub.kernel.choices import FailureMode
-from learninghub.kernel.filters import TeamFilter
+from learninghub.kernel.filters import MomentFilter, TeamFilter
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
 FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]
 SORT_CHOICES = [("-started_at", "Newest first"), ("started_at", "Oldest first")]
-
-
-class MomentFilter(django_filters.DateTimeFilter):
-    """A date (midnight, current time zone) or an ISO date and time."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
-        super().__init__(*args, **kwargs)
 
 
 class YesNoFilter(django_filters.ChoiceFilter):

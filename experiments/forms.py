@@ -11,7 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from experiments.models import Experiment, FailureKind, Lesson, Outcome
 from learninghub.kernel.choices import FailureMode
-from learninghub.kernel.models import Team
+from learninghub.kernel.policy import writable_teams
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -58,9 +58,7 @@ class ExperimentForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        teams = Team.objects.order_by("name")
-        if not user.is_superuser:
-            teams = teams.filter(memberships__user=user)
+        teams = writable_teams(user)
         self.fields["team"].queryset = teams
         if self.instance.pk:
             self.fields["team"].disabled = True

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from learninghub.kernel.choices import FailureMode, RepeatLinkSource
 from learninghub.kernel.models import TimeStampedModel
+from learninghub.kernel.policy import restricted_postmortem_q
 
 
 class Outcome(models.TextChoices):
@@ -218,25 +219,13 @@ def next_steps_errors(next_steps) -> list[str]:
     return []
 
 
-def restricted_postmortem_filter(user, prefix: str = "") -> Q:
-    """Q that hides rows tied (through ``<prefix>postmortem``) to restricted post-mortems of
-    teams ``user`` is not in. Everything else is readable by every signed-in user."""
-    from learninghub.kernel.permissions import team_ids_for
-
-    if user.is_superuser:
-        return Q()
-    return (Q(**{f"{prefix}postmortem__isnull": True}) | Q(**{f"{prefix}postmortem__restricted": False})
-            | Q(**{f"{prefix}postmortem__team_id__in": team_ids_for(user)}))
-
-
 class LessonQuerySet(models.QuerySet):
     def documented_between(self, start, end) -> LessonQuerySet:
         return self.filter(documented_at__gte=start, documented_at__lt=end)
 
     def visible_to(self, user) -> LessonQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(restricted_postmortem_filter(user))
+        """Hidden when learned in a restricted post-mortem the user may not see."""
+        return self.filter(restricted_postmortem_q(user, "postmortem__"))
 
     def search(self, text: str) -> LessonQuerySet:
         queryset = self
@@ -297,9 +286,8 @@ class LessonApplicationQuerySet(models.QuerySet):
     def visible_to(self, user) -> LessonApplicationQuerySet:
         """Hidden when either the place it was applied or the lesson's source is a restricted
         post-mortem the user may not see (the lesson's text would leak otherwise)."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(restricted_postmortem_filter(user), restricted_postmortem_filter(user, "lesson__"))
+        return self.filter(restricted_postmortem_q(user, "postmortem__"),
+                           restricted_postmortem_q(user, "lesson__postmortem__"))
 
 
 class LessonApplication(TimeStampedModel):

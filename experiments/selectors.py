@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.apps import apps
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
-from learninghub.kernel.permissions import team_ids_for
+from learninghub.kernel.policy import visible_prefetch
 
 
 def _visible_postmortems(user) -> QuerySet:
-    PostMortem = apps.get_model("postmortems", "PostMortem")
-    queryset = PostMortem.objects.select_related("team")
-    if user.is_superuser:
-        return queryset
-    return queryset.filter(Q(restricted=False) | Q(team_id__in=team_ids_for(user)))
+    """The post-mortems reviewing an experiment, reached through the reverse relation so this app
+    never imports postmortems."""
+    PostMortem = Experiment._meta.get_field("postmortems").related_model
+    return PostMortem.objects.visible_to(user).select_related("team")
 
 
 def _applications(user) -> QuerySet:
@@ -30,8 +28,10 @@ def experiment_list(*, user) -> QuerySet:
     """Experiments for list pages and the API (everyone signed in reads every team's)."""
     return Experiment.objects.with_list_data().prefetch_related(
         Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id")),
-        Prefetch("lesson_applications", queryset=LessonApplication.objects.order_by("id").only(
-            "id", "lesson_id", "experiment_id")),
+        # Only applications the user may see: an applied lesson learned in another team's
+        # restricted post-mortem must not show up, even as an id.
+        visible_prefetch("lesson_applications", user, LessonApplication.objects.order_by("id").only(
+            "id", "lesson_id", "experiment_id", "postmortem_id")),
     )
 
 
@@ -42,7 +42,7 @@ def experiment_detail(*, user) -> QuerySet:
     return Experiment.objects.select_related(*related).prefetch_related(
         Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id").prefetch_related(
             Prefetch("applications", queryset=_applications(user)))),
-        Prefetch("lesson_applications", queryset=LessonApplication.objects.visible_to(user).select_related(
+        visible_prefetch("lesson_applications", user, LessonApplication.objects.select_related(
             "lesson__team", "lesson__experiment__team", "lesson__postmortem__team", "applied_by",
         ).order_by("applied_at", "id")),
         Prefetch("repeats", queryset=Experiment.objects.select_related("team").order_by("started_at", "id")),

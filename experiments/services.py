@@ -2,7 +2,10 @@
 
 Every function checks that ``user`` may write the team's records (``user=None`` means the
 system itself: imports, demo data, other apps' services that checked already), validates with
-the model rules, and announces the affected months to the metrics engine.
+the model rules, and records what it changed in a ChangeSet (``learninghub.kernel.events``):
+the team-months whose figures can change, and the failures it recorded (for repeat detection,
+unless ``detect_repeats=False``), emitted once when the transaction commits. Services that call
+other services here pass their ChangeSet down (``changes=``) so one write emits once.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome, RepeatLinkSource
 from learninghub.kernel.concurrency import claim_next_version
 from learninghub.kernel.dates import parse_moment
+from learninghub.kernel.events import ChangeSet, recording
 from learninghub.kernel.models import Team
-from learninghub.kernel.permissions import require_team_lead, require_team_member
-from learninghub.kernel.signals import notify_team_records_changed
+from learninghub.kernel.policy import require_lead, require_write, user_or_none
 
 # What callers may set on an experiment (team, version and bookkeeping are handled here).
 EXPERIMENT_FIELDS = (
@@ -33,7 +37,7 @@ LessonInput = Mapping[str, Any] | str
 
 def _check_member(user, team: Team | int) -> None:
     if user is not None:
-        require_team_member(user, team)
+        require_write(user, team)
 
 
 def _apply_fields(experiment: Experiment, data: Mapping[str, Any]) -> None:
@@ -61,6 +65,18 @@ def _apply_fields(experiment: Experiment, data: Mapping[str, Any]) -> None:
         experiment.ended_at = max(now, experiment.started_at) if experiment.started_at else now
 
 
+def _person(user):
+    """The person for ``created_by``-style fields: None for the system and anonymous callers."""
+    person = user_or_none(user)
+    return person if person is not None and person.is_authenticated else None
+
+
+def _record_failure(changes: ChangeSet, experiment: Experiment, detect_repeats: bool) -> None:
+    """A failed experiment not yet linked to an earlier one goes to repeat detection."""
+    if detect_repeats and experiment.outcome == Outcome.FAILURE and experiment.repeat_of_id is None:
+        changes.failure("experiment", experiment.pk, experiment.team_id)
+
+
 @transaction.atomic
 def experiment_create(
     *,
@@ -69,18 +85,25 @@ def experiment_create(
     data: Mapping[str, Any],
     lessons: Sequence[LessonInput] | None = None,
     applied_lesson_ids: Iterable[int] | None = None,
+    detect_repeats: bool = True,
 ) -> Experiment:
-    """Create an experiment with its lessons and the earlier lessons it applies."""
+    """Create an experiment with its lessons and the earlier lessons it applies.
+
+    ``detect_repeats=False`` (imports of history) records a failure without comparing it with
+    earlier ones."""
     _check_member(user, team)
-    experiment = Experiment(team=team, created_by=user if user is not None and user.is_authenticated else None)
+    experiment = Experiment(team=team, created_by=_person(user))
     _apply_fields(experiment, data)
     experiment.full_clean()
     experiment.save()
-    if lessons:
-        lessons_replace(team=team, experiment=experiment, lessons=list(lessons), user=user)
-    if applied_lesson_ids:
-        experiment_set_applied_lessons(experiment=experiment, lesson_ids=applied_lesson_ids, user=user)
-    notify_team_records_changed(team.pk, [experiment.started_at, experiment.ended_at])
+    with recording() as changes:
+        if lessons:
+            lessons_replace(team=team, experiment=experiment, lessons=list(lessons), user=user, changes=changes)
+        if applied_lesson_ids:
+            experiment_set_applied_lessons(experiment=experiment, lesson_ids=applied_lesson_ids, user=user,
+                                           changes=changes)
+        changes.moments(team.pk, experiment.started_at, experiment.ended_at)
+        _record_failure(changes, experiment, detect_repeats)
     return experiment
 
 
@@ -93,6 +116,7 @@ def experiment_update(
     expected_version: int | None = None,
     lessons: Sequence[LessonInput] | None = None,
     applied_lesson_ids: Iterable[int] | None = None,
+    detect_repeats: bool = True,
 ) -> Experiment:
     """Update the given fields (others keep their values). ``lessons`` and ``applied_lesson_ids``,
     when given, replace the current ones. A stale ``expected_version`` raises StaleVersionError
@@ -103,12 +127,34 @@ def experiment_update(
     _apply_fields(experiment, data)
     experiment.full_clean()
     experiment.save()
-    if lessons is not None:
-        lessons_replace(team=experiment.team, experiment=experiment, lessons=list(lessons), user=user)
-    if applied_lesson_ids is not None:
-        experiment_set_applied_lessons(experiment=experiment, lesson_ids=applied_lesson_ids, user=user)
-    notify_team_records_changed(experiment.team_id, [old["started_at"], old["ended_at"], experiment.started_at,
-                                                     experiment.ended_at])
+    with recording() as changes:
+        if lessons is not None:
+            lessons_replace(team=experiment.team, experiment=experiment, lessons=list(lessons), user=user,
+                            changes=changes)
+        if applied_lesson_ids is not None:
+            experiment_set_applied_lessons(experiment=experiment, lesson_ids=applied_lesson_ids, user=user,
+                                           changes=changes)
+        changes.moments(experiment.team_id, old["started_at"], old["ended_at"], experiment.started_at,
+                        experiment.ended_at)
+        _record_failure(changes, experiment, detect_repeats)
+    return experiment
+
+
+@transaction.atomic
+def experiment_set_repeat_of(*, experiment_id: int, repeat_of_id: int | None, source: str, user) -> Experiment:
+    """Link (or unlink, with None) the earlier failure this experiment repeats, as decided by
+    repeat detection or a lead (``source``: a ``RepeatLinkSource``). Bumps the version so an open
+    edit form notices, and marks the month it failed in stale."""
+    experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+    _check_member(user, experiment.team_id)
+    if repeat_of_id is not None and repeat_of_id == experiment.pk:
+        raise ValidationError({"repeat_of": ["An experiment cannot repeat itself."]})
+    claim_next_version(experiment, None)
+    experiment.repeat_of_id = repeat_of_id
+    experiment.repeat_link_source = source if repeat_of_id is not None else RepeatLinkSource.NONE
+    experiment.save(update_fields=["repeat_of", "repeat_link_source", "version", "updated_at"])
+    with recording() as changes:
+        changes.moments(experiment.team_id, experiment.ended_at)
     return experiment
 
 
@@ -121,6 +167,7 @@ def experiment_upsert(
     expected_version: int | None = None,
     lessons: Sequence[LessonInput] | None = None,
     applied_lesson_ids: Iterable[int] | None = None,
+    detect_repeats: bool = True,
 ) -> tuple[Experiment, bool]:
     """Create the team's experiment with this ``external_id``, or update it if it exists.
 
@@ -132,13 +179,14 @@ def experiment_upsert(
         raise ValidationError({"external_id": ["An upsert needs an external id."]})
     data = {**data, "external_id": external_id}
     kwargs = {"user": user, "data": data, "expected_version": expected_version, "lessons": lessons,
-              "applied_lesson_ids": applied_lesson_ids}
+              "applied_lesson_ids": applied_lesson_ids, "detect_repeats": detect_repeats}
     existing = Experiment.objects.filter(team=team, external_id=external_id).first()
     if existing is None:
         try:
             with transaction.atomic():
                 return experiment_create(team=team, user=user, data=data, lessons=lessons,
-                                         applied_lesson_ids=applied_lesson_ids), True
+                                         applied_lesson_ids=applied_lesson_ids,
+                                         detect_repeats=detect_repeats), True
         except (IntegrityError, ValidationError):
             # Lost a race with a concurrent first send (or the data is invalid: then the
             # update below reports the same errors).
@@ -152,18 +200,15 @@ def experiment_upsert(
 def experiment_delete(*, experiment: Experiment, user) -> None:
     """Delete an experiment (leads and staff only). Its lessons and their applications go with it."""
     if user is not None:
-        require_team_lead(user, experiment.team_id)
-    moments = [experiment.started_at, experiment.ended_at]
-    lesson_moments = list(experiment.lessons.values_list("documented_at", flat=True))
-    application_rows = list(
-        LessonApplication.objects.filter(experiment=experiment).values_list("lesson__team_id", "applied_at")
-    ) + list(LessonApplication.objects.filter(lesson__experiment=experiment).values_list("lesson__team_id",
-                                                                                          "applied_at"))
-    team_id = experiment.team_id
-    experiment.delete()
-    notify_team_records_changed(team_id, moments + lesson_moments)
-    for lesson_team_id, applied_at in application_rows:
-        notify_team_records_changed(lesson_team_id, [applied_at])
+        require_lead(user, experiment.team_id)
+    with recording() as changes:
+        changes.moments(experiment.team_id, experiment.started_at, experiment.ended_at)
+        changes.lesson(experiment.team_id, *experiment.lessons.values_list("documented_at", flat=True))
+        applications = LessonApplication.objects.filter(Q(experiment=experiment) | Q(lesson__experiment=experiment))
+        for lesson_team_id, applied_at, documented_at in applications.values_list(
+                "lesson__team_id", "applied_at", "lesson__documented_at"):
+            changes.application(lesson_team_id, applied_at, documented_at)
+        experiment.delete()
 
 
 def normalize_lesson_input(item: LessonInput) -> dict[str, Any]:
@@ -199,6 +244,7 @@ def lessons_replace(
     postmortem=None,
     lessons: list[dict],
     user,
+    changes: ChangeSet | None = None,
 ) -> list[Lesson]:
     """Make the lessons of one experiment *or* one post-mortem exactly ``lessons``, in order.
 
@@ -206,6 +252,7 @@ def lessons_replace(
     their applications) when matched by ``id`` or, failing that, by identical text; their text,
     position and (when given) ``documented_at`` are updated. Lessons not in the list are deleted.
     Blank texts are skipped. ``user`` None skips the membership check (the caller checked).
+    ``changes``: the caller's ChangeSet (which it emits), if any.
     """
     if (experiment is None) == (postmortem is None):
         raise ValidationError({"lessons": ["Lessons belong to exactly one experiment or one post-mortem."]})
@@ -213,7 +260,7 @@ def lessons_replace(
     if source_team_id != team.pk:
         raise ValidationError({"team": ["Lessons belong to the team of the record they were learned from."]})
     _check_member(user, team)
-    author = user if user is not None and user.is_authenticated else None
+    author = _person(user)
     items = [normalize_lesson_input(item) for item in lessons]
     items = [item for item in items if item["text"]]
     source_filter = {"experiment": experiment} if experiment is not None else {"postmortem": postmortem}
@@ -222,7 +269,7 @@ def lessons_replace(
     stored = {lesson.pk: (lesson.text, lesson.position, lesson.documented_at) for lesson in existing}
     unmatched = list(existing)
     now = timezone.now()
-    moments: list[dt.datetime] = []
+    documented: list[dt.datetime] = []
     result: list[Lesson] = []
     for position, item in enumerate(items):
         lesson = None
@@ -248,16 +295,16 @@ def lessons_replace(
         before = stored.get(lesson.pk)
         if before != (lesson.text, lesson.position, lesson.documented_at):
             lesson.save()
-            moments.append(lesson.documented_at)
-            if before is not None:
-                moments.append(before[2])
+            if before is None or before[2] != lesson.documented_at:  # text and order count nowhere
+                documented.append(lesson.documented_at)
+                if before is not None:
+                    documented.append(before[2])
         result.append(lesson)
-    for lesson in unmatched:
-        moments.append(lesson.documented_at)
-        for lesson_team_id, applied_at in lesson.applications.values_list("lesson__team_id", "applied_at"):
-            notify_team_records_changed(lesson_team_id, [applied_at])
-        lesson.delete()
-    notify_team_records_changed(team.pk, moments)
+    with recording(changes) as changes:
+        for lesson in unmatched:
+            documented.append(lesson.documented_at)
+            lesson.delete()  # its applications go with it: they only counted inside its window
+        changes.lesson(team.pk, *documented)
     return result
 
 
@@ -278,11 +325,11 @@ def lesson_create(
     source_filter = {"experiment": experiment} if experiment is not None else {"postmortem": postmortem}
     position = Lesson.objects.filter(**source_filter).count()
     lesson = Lesson(team_id=source.team_id, text=(text or "").strip(), position=position,
-                    documented_at=documented_at or timezone.now(),
-                    created_by=user if user is not None and user.is_authenticated else None, **source_filter)
+                    documented_at=documented_at or timezone.now(), created_by=_person(user), **source_filter)
     lesson.full_clean()
     lesson.save()
-    notify_team_records_changed(lesson.team_id, [lesson.documented_at])
+    with recording() as changes:
+        changes.lesson(lesson.team_id, lesson.documented_at)
     return lesson
 
 
@@ -290,25 +337,25 @@ def lesson_create(
 def lesson_update(*, lesson: Lesson, user, text: str | None = None,
                   documented_at: dt.datetime | None = None) -> Lesson:
     _check_member(user, lesson.team_id)
-    moments = [lesson.documented_at]
+    before = Lesson.objects.filter(pk=lesson.pk).values_list("documented_at", flat=True).get()
     if text is not None:
         lesson.text = text.strip()
     if documented_at is not None:
         lesson.documented_at = documented_at
     lesson.full_clean()
     lesson.save()
-    notify_team_records_changed(lesson.team_id, [*moments, lesson.documented_at])
+    with recording() as changes:
+        changes.lesson(lesson.team_id, before, lesson.documented_at)
     return lesson
 
 
 @transaction.atomic
 def lesson_delete(*, lesson: Lesson, user) -> None:
     if user is not None:
-        require_team_lead(user, lesson.team_id)
-    moments = [lesson.documented_at, *lesson.applications.values_list("applied_at", flat=True)]
-    team_id = lesson.team_id
-    lesson.delete()
-    notify_team_records_changed(team_id, moments)
+        require_lead(user, lesson.team_id)
+    with recording() as changes:
+        changes.lesson(lesson.team_id, lesson.documented_at)  # its applications only counted in there
+        lesson.delete()
 
 
 @transaction.atomic
@@ -320,6 +367,7 @@ def lesson_apply(
     postmortem=None,
     applied_at: dt.datetime | None = None,
     note: str = "",
+    changes: ChangeSet | None = None,
 ) -> LessonApplication:
     """Record that ``lesson`` was used in an experiment or a post-mortem.
 
@@ -337,16 +385,50 @@ def lesson_apply(
         raise ValidationError({field: ["This lesson is already recorded as applied there."]})
     application = LessonApplication(
         lesson=lesson, applied_at=applied_at or max(timezone.now(), lesson.documented_at), note=note or "",
-        applied_by=user if user is not None and user.is_authenticated else None, **place_filter,
+        applied_by=_person(user), **place_filter,
     )
     application.full_clean()
     application.save()
-    notify_team_records_changed(lesson.team_id, [application.applied_at])
+    with recording(changes) as changes:
+        changes.application(lesson.team_id, application.applied_at, lesson.documented_at)
     return application
 
 
 @transaction.atomic
-def experiment_set_applied_lessons(*, experiment: Experiment, lesson_ids: Iterable[int], user) -> None:
+def lesson_application_update(*, application: LessonApplication, user, applied_at: dt.datetime | None = None,
+                              note: str | None = None) -> LessonApplication:
+    """Change when a lesson was applied, or the note. Writing needs membership of the team where
+    it was applied; both the old and the new date's months are marked stale."""
+    place = application.experiment or application.postmortem
+    _check_member(user, place.team_id)
+    before = LessonApplication.objects.filter(pk=application.pk).values_list("applied_at", flat=True).get()
+    if applied_at is not None:
+        application.applied_at = applied_at
+    if note is not None:
+        application.note = note
+    application.full_clean()
+    application.save()
+    lesson = application.lesson
+    with recording() as changes:
+        changes.application(lesson.team_id, before, lesson.documented_at)
+        changes.application(lesson.team_id, application.applied_at, lesson.documented_at)
+    return application
+
+
+@transaction.atomic
+def lesson_application_delete(*, application: LessonApplication, user) -> None:
+    """Withdraw the evidence that a lesson was applied (members of the team where it was)."""
+    place = application.experiment or application.postmortem
+    _check_member(user, place.team_id)
+    lesson = application.lesson
+    with recording() as changes:
+        changes.application(lesson.team_id, application.applied_at, lesson.documented_at)
+        application.delete()
+
+
+@transaction.atomic
+def experiment_set_applied_lessons(*, experiment: Experiment, lesson_ids: Iterable[int], user,
+                                   changes: ChangeSet | None = None) -> None:
     """Make the lessons applied in ``experiment`` exactly ``lesson_ids``.
 
     New applications are dated when the experiment started (when the lesson shaped it), but
@@ -354,12 +436,17 @@ def experiment_set_applied_lessons(*, experiment: Experiment, lesson_ids: Iterab
     they are (with their notes).
     """
     _check_member(user, experiment.team_id)
-    wanted = {int(pk) for pk in lesson_ids}
+    with recording(changes) as changes:
+        _set_applied_lessons(experiment, {int(pk) for pk in lesson_ids}, user, changes)
+
+
+def _set_applied_lessons(experiment: Experiment, wanted: set[int], user, changes: ChangeSet) -> None:
     current = {app.lesson_id: app for app in LessonApplication.objects.filter(experiment=experiment)
                .select_related("lesson")}
     for lesson_id, application in current.items():
         if lesson_id not in wanted:
-            notify_team_records_changed(application.lesson.team_id, [application.applied_at])
+            changes.application(application.lesson.team_id, application.applied_at,
+                                application.lesson.documented_at)
             application.delete()
     new_ids = wanted - set(current)
     lessons = {lesson.pk: lesson for lesson in Lesson.objects.filter(pk__in=new_ids)}
@@ -372,10 +459,10 @@ def experiment_set_applied_lessons(*, experiment: Experiment, lesson_ids: Iterab
             raise ValidationError({"applied_lessons": ["An experiment cannot apply its own lessons."]})
         applied_at = max(experiment.started_at, lesson.documented_at)
         application = LessonApplication(lesson=lesson, experiment=experiment, applied_at=applied_at,
-                                        applied_by=user if user is not None and user.is_authenticated else None)
+                                        applied_by=_person(user))
         try:
             application.full_clean()
         except ValidationError as exc:
             raise ValidationError({"applied_lessons": exc.messages}) from exc
         application.save()
-        notify_team_records_changed(lesson.team_id, [applied_at])
+        changes.application(lesson.team_id, applied_at, lesson.documented_at)

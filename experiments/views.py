@@ -18,7 +18,7 @@ from experiments.markdown import experiment_markdown, markdown_filename
 from experiments.models import Experiment, Lesson
 from learninghub.kernel.concurrency import StaleVersionError
 from learninghub.kernel.models import Team
-from learninghub.kernel.permissions import can_edit_team, can_lead_team, team_ids_for
+from learninghub.kernel.policy import can_lead, can_write, can_write_anywhere
 
 PAGE_SIZE = 25
 PICKER_INITIAL = 30
@@ -45,7 +45,7 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
     filterset = ExperimentFilter(request.GET or None, queryset=selectors.experiment_list(user=request.user),
                                  request=request)
     context = _filtered_page(request, filterset)
-    context["can_create"] = request.user.is_superuser or bool(team_ids_for(request.user))
+    context["can_create"] = can_write_anywhere(request.user)
     return render(request, "experiments/experiment_list.html", context)
 
 
@@ -59,8 +59,8 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "experiment": experiment,
         "lineage": lineage,
         "lineage_charts": lineage_metric_figures(points) if not lineage.is_single else [],
-        "can_edit": can_edit_team(request.user, experiment.team_id),
-        "can_delete": can_lead_team(request.user, experiment.team_id),
+        "can_edit": can_write(request.user, experiment.team_id),
+        "can_delete": can_lead(request.user, experiment.team_id),
     }
     return render(request, "experiments/experiment_detail.html", context)
 
@@ -75,7 +75,7 @@ def experiment_markdown_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def experiment_create(request: HttpRequest) -> HttpResponse:
-    if not (request.user.is_superuser or team_ids_for(request.user)):
+    if not can_write_anywhere(request.user):
         raise PermissionDenied("Only members of a team can record experiments; ask a staff member to add you.")
     return _experiment_form(request, None)
 
@@ -83,7 +83,7 @@ def experiment_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def experiment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment.objects.select_related("team"), pk=pk)
-    if not can_edit_team(request.user, experiment.team_id):
+    if not can_write(request.user, experiment.team_id):
         raise PermissionDenied("Only members of this team can change its experiments.")
     return _experiment_form(request, experiment)
 
@@ -129,7 +129,7 @@ def _experiment_form(request: HttpRequest, experiment: Experiment | None) -> Htt
 @require_http_methods(["GET", "POST"])
 def experiment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment.objects.select_related("team"), pk=pk)
-    if not can_lead_team(request.user, experiment.team_id):
+    if not can_lead(request.user, experiment.team_id):
         raise PermissionDenied("Only leads of this team (or staff) can delete its experiments.")
     if request.method == "POST":
         title = experiment.title

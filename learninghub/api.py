@@ -11,11 +11,12 @@ from rest_framework.routers import DefaultRouter
 from awards.api.urls import router as awards_router
 from experiments.api.urls import router as experiments_router
 from learninghub.insights.metrics.api.urls import urlpatterns as metrics_urlpatterns
+from learninghub.insights.search.api.urls import urlpatterns as search_urlpatterns
 from learninghub.kernel.api.views import TeamViewSet
 from postmortems.api.urls import router as postmortems_router
 
 # Resources that are plain views rather than viewsets, listed in the root beside the routers'.
-EXTRA_ROOT_ENTRIES = {"metrics": "api-metrics"}
+EXTRA_ROOT_ENTRIES = {"metrics": "api-metrics", "search": "api-search"}
 
 
 class ApiRouter(DefaultRouter):
@@ -31,7 +32,7 @@ for app_router in (experiments_router, postmortems_router, awards_router):
     router.registry.extend(app_router.registry)
 
 urlpatterns = [
-    path("v1/", include([*metrics_urlpatterns, *router.urls])),
+    path("v1/", include([*metrics_urlpatterns, *search_urlpatterns, *router.urls])),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -20,6 +20,7 @@ urlpatterns = [
     path("awards/", include("awards.urls")),
     path("review-queue/", include("learninghub.insights.repeats.urls")),
     path("dashboards/", include("learninghub.insights.metrics.urls")),
+    path("search/", include("learninghub.insights.search.urls")),
     path("api/", include("learninghub.api")),
     path("admin/", admin.site.urls),
 ]

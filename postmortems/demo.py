@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from experiments.models import Experiment, Lesson, LessonApplication
-from learninghub.kernel.signals import notify_team_records_changed
+from experiments.models import Experiment, Lesson
+from postmortems import services
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus
 
 OPEN, PROGRESS, DONE, WONT = (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS, ActionItemStatus.DONE,
@@ -205,13 +205,27 @@ def _lesson(by_key: dict[str, PostMortem], kind: str, key: str, index: int) -> L
     return queryset.order_by("position", "id")[index:index + 1].first()
 
 
+def _item_rows(spec: Spec, kernel, occurred: dt.datetime, lessons_of) -> list[dict]:
+    rows = []
+    for spec_item in spec.items:
+        completed = occurred + dt.timedelta(days=spec_item.done_days) if spec_item.done_days is not None else None
+        rows.append({
+            "description": spec_item.description, "owner": kernel.users[spec_item.owner],
+            "due_date": (occurred + dt.timedelta(days=spec_item.due_days)).date(), "status": spec_item.status,
+            "completed_at": completed if spec_item.status == DONE else None,
+            "lesson": lessons_of(spec_item.implements) if spec_item.implements else None,
+        })
+    return rows
+
+
 @transaction.atomic
 def seed(kernel) -> str:
+    """Through the services, as a person would write them (no assignment emails, no automatic
+    repeat links: the demo states its repeats)."""
     # Anchored on today at 09:00 UTC so the dates are the same whichever hour it runs.
     anchor = dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     by_key: dict[str, PostMortem] = {}
     created = 0
-    moments: dict[int, list] = {}
     for spec in SPECS:
         team = kernel.teams[spec.team]
         existing = PostMortem.objects.filter(team=team, title=spec.title).first()
@@ -224,39 +238,33 @@ def seed(kernel) -> str:
             detected and spec.resolve_hours is not None) else None
         experiment = Experiment.objects.filter(team=team, external_id=f"demo-{spec.experiment}").first() \
             if spec.experiment else None
-        repeat_of = by_key.get(spec.repeat_of)
         author = kernel.users[spec.by]
-        postmortem = PostMortem.objects.create(
-            team=team, title=spec.title, severity=spec.severity, occurred_at=occurred, detected_at=detected,
-            resolved_at=resolved, production_impact=spec.production_impact, what_happened=spec.what_happened,
-            root_cause=spec.root_cause, what_went_well=spec.what_went_well, failure_mode=spec.failure_mode,
-            experiment=experiment, repeat_of=repeat_of, repeat_link_source="manual" if repeat_of else "",
-            status=spec.status, restricted=spec.restricted, created_by=author)
-        postmortem.authors.add(author)
-        by_key[spec.key] = postmortem
         documented = (resolved or detected or occurred) + dt.timedelta(days=1)
-        for position, text in enumerate(spec.lessons):
-            Lesson.objects.create(team=team, postmortem=postmortem, text=text, documented_at=documented,
-                                  position=position, created_by=author)
-        team_moments = moments.setdefault(team.pk, [])
-        team_moments += [occurred, resolved, documented]
-        for position, spec_item in enumerate(spec.items):
-            completed = occurred + dt.timedelta(days=spec_item.done_days) if spec_item.done_days is not None \
-                else None
-            lesson = _lesson(by_key, *spec_item.implements) if spec_item.implements else None
-            item = ActionItem.objects.create(
-                postmortem=postmortem, description=spec_item.description, owner=kernel.users[spec_item.owner],
-                due_date=(occurred + dt.timedelta(days=spec_item.due_days)).date(), status=spec_item.status,
-                completed_at=completed if spec_item.status == DONE else None, lesson=lesson, position=position)
-            team_moments.append(item.due_date)
-            if lesson is not None and item.status == DONE:
-                LessonApplication.objects.create(
-                    lesson=lesson, postmortem=postmortem, action_item=item, applied_at=completed,
-                    applied_by=kernel.users[spec_item.owner], note=f"Action item done: {item.description}")
-                moments.setdefault(lesson.team_id, []).append(completed)
+        fields = {
+            "title": spec.title, "severity": spec.severity, "occurred_at": occurred, "detected_at": detected,
+            "resolved_at": resolved, "production_impact": spec.production_impact,
+            "what_happened": spec.what_happened, "root_cause": spec.root_cause,
+            "what_went_well": spec.what_went_well, "failure_mode": spec.failure_mode, "experiment": experiment,
+            "repeat_of": by_key.get(spec.repeat_of), "status": spec.status, "restricted": spec.restricted,
+        }
+        # Items may implement this post-mortem's own lessons, which exist once it is created: those
+        # links are added by a second write.
+        own = {implements for implements in (item.implements for item in spec.items)
+               if implements and implements[:2] == ("pm", spec.key)}
+        rows = _item_rows(spec, kernel, occurred,
+                          lambda ref, own=own: None if ref in own else _lesson(by_key, *ref))
+        postmortem = services.postmortem_create(
+            team=team, user=author, fields=fields, action_items=rows,
+            lessons=[{"text": text, "documented_at": documented} for text in spec.lessons],
+            detect_repeats=False, notify_owners=False)
+        by_key[spec.key] = postmortem
+        if own:
+            ids = list(postmortem.action_items.order_by("position").values_list("pk", flat=True))
+            rows = _item_rows(spec, kernel, occurred, lambda ref: _lesson(by_key, *ref))
+            services.postmortem_update(postmortem=postmortem, user=author, fields={},
+                                       action_items=[{**row, "id": pk} for row, pk in zip(rows, ids, strict=True)],
+                                       detect_repeats=False, notify_owners=False)
         created += 1
-    for team_id, team_moments in moments.items():
-        notify_team_records_changed(team_id, team_moments)
     total = PostMortem.objects.filter(title__in=[spec.title for spec in SPECS]).count()
     items = ActionItem.objects.filter(postmortem__in=by_key.values()).count()
     return f"{created} post-mortems added ({total} demo post-mortems, {items} action items)"

@@ -1,7 +1,8 @@
 """FilterSets shared by the post-mortem pages and the API (one vocabulary for both).
 
-Date bounds follow the project convention: ``X_after`` is on or after (>=), ``X_before`` is
-strictly before (<); values are YYYY-MM-DD or full ISO datetimes. Invalid values are form
+Date bounds are the kernel's (``learninghub.kernel.filters``): ``X_after`` is on or after (>=),
+``X_before`` strictly before (<); a full ISO datetime is read exactly (UTC), YYYY-MM-DD as local
+midnight, and a due date (a calendar day) takes YYYY-MM-DD as it is. Invalid values are form
 errors (pages) or 400s (API), never 500s.
 """
 
@@ -14,41 +15,8 @@ from django.utils import timezone
 
 from experiments.models import Lesson
 from learninghub.kernel.choices import FailureMode
-from learninghub.kernel.dates import parse_moment
-from learninghub.kernel.filters import TeamFilter
+from learninghub.kernel.filters import DayFilter, MomentFilter, TeamFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
-
-
-class DateTimeBoundField(forms.CharField):
-    """A moment given as a date (midnight, in the site's time zone) or an ISO datetime."""
-
-    widget = forms.DateInput(attrs={"type": "date"})
-    default_error_messages = {"invalid": "Enter a date as YYYY-MM-DD (or a full ISO datetime)."}
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if not value:
-            return None
-        parsed = parse_moment(value)
-        if parsed is None:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return parsed
-
-
-class DateBoundField(DateTimeBoundField):
-    """A calendar day given as YYYY-MM-DD (an ISO datetime is accepted and cut to its day)."""
-
-    def to_python(self, value):
-        moment = super().to_python(value)
-        return timezone.localtime(moment).date() if moment else None
-
-
-class DateTimeBoundFilter(django_filters.Filter):
-    field_class = DateTimeBoundField
-
-
-class DateBoundFilter(django_filters.Filter):
-    field_class = DateBoundField
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -83,10 +51,10 @@ class PostMortemFilter(django_filters.FilterSet):
     severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
     status = django_filters.ChoiceFilter(choices=PostMortemStatus.choices, empty_label="Any status")
     failure_mode = django_filters.ChoiceFilter(choices=FailureMode.choices, empty_label="Any failure mode")
-    occurred_after = DateTimeBoundFilter(field_name="occurred_at", lookup_expr="gte", label="Occurred on or after")
-    occurred_before = DateTimeBoundFilter(field_name="occurred_at", lookup_expr="lt", label="Occurred before")
-    resolved_after = DateTimeBoundFilter(field_name="resolved_at", lookup_expr="gte", label="Resolved on or after")
-    resolved_before = DateTimeBoundFilter(field_name="resolved_at", lookup_expr="lt", label="Resolved before")
+    occurred_after = MomentFilter(field_name="occurred_at", lookup_expr="gte", label="Occurred on or after")
+    occurred_before = MomentFilter(field_name="occurred_at", lookup_expr="lt", label="Occurred before")
+    resolved_after = MomentFilter(field_name="resolved_at", lookup_expr="gte", label="Resolved on or after")
+    resolved_before = MomentFilter(field_name="resolved_at", lookup_expr="lt", label="Resolved before")
     repeat = StrictBooleanFilter(method="filter_repeat", label="Repeat of an earlier post-mortem")
     search = django_filters.CharFilter(method="filter_search", label="Search")
 
@@ -122,8 +90,8 @@ class ActionItemFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=ActionItemStatus.choices, empty_label="Any status")
     overdue = StrictBooleanFilter(method="filter_overdue", label="Overdue")
     team = TeamFilter(field_name="postmortem__team", label="Team")
-    due_after = DateBoundFilter(field_name="due_date", lookup_expr="gte", label="Due on or after")
-    due_before = DateBoundFilter(field_name="due_date", lookup_expr="lt", label="Due before")
+    due_after = DayFilter(field_name="due_date", lookup_expr="gte", label="Due on or after")
+    due_before = DayFilter(field_name="due_date", lookup_expr="lt", label="Due before")
     search = django_filters.CharFilter(method="filter_search", label="Search")
 
     class Meta:

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from experiments.models import Experiment, Lesson
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.models import Team
+from learninghub.kernel.policy import can_read, writable_teams
 from postmortems.models import ActionItemStatus, PostMortem, PostMortemStatus, Severity
 from postmortems.selectors import postmortem_choices_for_repeat
 from postmortems.services import MAX_ROWS, action_item_row_errors, lesson_row_errors, timeline_errors
@@ -51,9 +52,7 @@ class LessonChoiceField(forms.ModelChoiceField):
 
 def teams_for(user) -> QuerySet[Team]:
     """Teams ``user`` may write post-mortems for."""
-    if user.is_superuser:
-        return Team.objects.order_by("name")
-    return Team.objects.filter(memberships__user=user).order_by("name")
+    return writable_teams(user)
 
 
 class PostMortemForm(forms.Form):
@@ -102,7 +101,7 @@ class PostMortemForm(forms.Form):
         self.fields["experiment"].queryset = experiments.select_related("team").order_by("-started_at", "-pk")
         self.fields["repeat_of"].queryset = postmortem_choices_for_repeat(
             user=user, exclude_pk=postmortem.pk if postmortem else None)
-        if postmortem and postmortem.repeat_of_id and not postmortem.repeat_of.is_visible_to(user):
+        if postmortem and postmortem.repeat_of_id and not can_read(user, postmortem.repeat_of):
             # Linked to a restricted post-mortem this editor may not see: neither show nor drop the link.
             del self.fields["repeat_of"]
 

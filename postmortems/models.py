@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from learninghub.kernel.choices import FailureMode, RepeatLinkSource
-from learninghub.kernel.models import Membership, TimeStampedModel
+from learninghub.kernel.models import TimeStampedModel
+from learninghub.kernel.policy import restricted_postmortem_q
 
 
 class Severity(models.TextChoices):
@@ -26,24 +27,10 @@ class PostMortemStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
-def visibility_q(user, prefix: str = "") -> Q:
-    """The condition "a post-mortem ``user`` may see", for this model or through a relation
-    (``prefix="postmortem__"``). A subquery on memberships rather than a join, so callers never
-    need ``distinct()`` (which would break counts, annotations and ordering)."""
-    if not user.is_authenticated:
-        return Q(pk__in=[])
-    if user.is_superuser:
-        return Q()
-    my_team_ids = Membership.objects.filter(user=user).values("team_id")
-    return Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}team_id__in": my_team_ids})
-
-
 class PostMortemQuerySet(models.QuerySet):
     def visible_to(self, user) -> PostMortemQuerySet:
         """Everything but restricted post-mortems of teams ``user`` is not a member of."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(visibility_q(user))
+        return self.filter(restricted_postmortem_q(user))
 
     def published(self) -> PostMortemQuerySet:
         return self.filter(status=PostMortemStatus.PUBLISHED)
@@ -100,14 +87,6 @@ class PostMortem(TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("postmortems:detail", args=[self.pk])
 
-    def is_visible_to(self, user) -> bool:
-        """Python twin of ``visible_to`` for one loaded record (uses the cached team ids)."""
-        from learninghub.kernel.permissions import team_ids_for
-
-        if not user.is_authenticated:
-            return False
-        return user.is_superuser or not self.restricted or self.team_id in team_ids_for(user)
-
     @property
     def time_to_detect(self) -> dt.timedelta | None:
         if self.occurred_at and self.detected_at:
@@ -141,9 +120,7 @@ class ActionItemStatus(models.TextChoices):
 class ActionItemQuerySet(models.QuerySet):
     def visible_to(self, user) -> ActionItemQuerySet:
         """Action items of the post-mortems ``user`` may see."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(visibility_q(user, prefix="postmortem__"))
+        return self.filter(restricted_postmortem_q(user, "postmortem__"))
 
     def unfinished(self) -> ActionItemQuerySet:
         return self.filter(status__in=[ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS])

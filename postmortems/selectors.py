@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
 
-from experiments.models import Lesson, restricted_postmortem_filter
+from experiments.models import Lesson
+from learninghub.kernel.policy import restricted_postmortem_q
 from postmortems.filters import ActionItemFilter, PostMortemFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
@@ -44,7 +45,8 @@ def postmortems_visible(*, user) -> QuerySet[PostMortem]:
 def postmortems_for_api(*, user) -> QuerySet[PostMortem]:
     """Visible post-mortems with everything the API representation nests, prefetched."""
     return postmortems_visible(user=user).prefetch_related(
-        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner").order_by("position", "pk")),
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "lesson__postmortem")
+                 .order_by("position", "pk")),
         Prefetch("lessons", queryset=Lesson.objects.order_by("position", "pk")),
         "authors",
     )
@@ -61,7 +63,7 @@ def postmortem_detail(*, user, pk: int) -> PostMortem:
     Raises ``PostMortem.DoesNotExist`` when it does not exist *or* is hidden from ``user``,
     so callers answer 404 in both cases and never reveal a restricted record.
     """
-    applied_visibly = restricted_postmortem_filter(user, "applications__")
+    applied_visibly = restricted_postmortem_q(user, "applications__postmortem__")
     return postmortems_visible(user=user).prefetch_related(
         Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "lesson")
                  .order_by("position", "pk")),
@@ -87,7 +89,7 @@ def action_items_visible(*, user) -> QuerySet[ActionItem]:
     today = timezone.localdate()
     return (
         ActionItem.objects.visible_to(user)
-        .select_related("postmortem__team", "owner", "lesson")
+        .select_related("postmortem__team", "owner", "lesson__postmortem")
         .annotate(
             urgency=Case(
                 When(status__in=UNFINISHED, due_date__lt=today, then=Value(0)),

@@ -12,7 +12,9 @@ Every write goes through here (pages, API, import, tasks), so the rules hold eve
   it recorded: the evidence that the lesson was applied is withdrawn with the completion.
   Deleting an action item deletes the application it recorded, for the same reason;
 * owners are emailed when an item is assigned to them (after commit, through Celery);
-* the metrics engine is told which team-months changed.
+* every write records what it changed in one ChangeSet (``learninghub.kernel.events``), emitted
+  once on commit: the team-months whose figures can change, and a recorded failure for repeat
+  detection (unless ``detect_repeats=False``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -37,10 +39,10 @@ from experiments.models import LessonApplication
 from experiments.services import lessons_replace
 from learninghub.kernel.choices import FailureMode, RepeatLinkSource
 from learninghub.kernel.concurrency import claim_next_version
+from learninghub.kernel.events import ChangeSet
 from learninghub.kernel.models import Membership, Team
-from learninghub.kernel.permissions import can_edit_team, require_team_lead, require_team_member
-from learninghub.kernel.queue import enqueue
-from learninghub.kernel.signals import notify_team_records_changed
+from learninghub.kernel.policy import can_read, can_write, require_lead, require_write, user_or_none
+from learninghub.kernel.queue import enqueue_by_name
 from postmortems.markdown_io import ParsedPostMortem, parse_postmortem_markdown
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
@@ -161,7 +163,7 @@ def _validate(*, team: Team, user, values: dict, postmortem: PostMortem | None, 
     if repeat_of is not None and repeat_changed:
         if postmortem is not None and repeat_of.pk == postmortem.pk:
             errors["repeat_of"].append("A post-mortem cannot repeat itself.")
-        elif not repeat_of.is_visible_to(user):
+        elif not can_read(user, repeat_of):
             errors["repeat_of"].append("Unknown post-mortem.")
         elif _creates_repeat_cycle(postmortem, repeat_of):
             errors["repeat_of"].append("That post-mortem already repeats this one.")
@@ -190,21 +192,15 @@ def _validate(*, team: Team, user, values: dict, postmortem: PostMortem | None, 
         raise ValidationError(dict(errors))
 
 
-# --- Change tracking for the metrics engine -------------------------------------------------
+def _person(user):
+    """The person for ``created_by``/``authors``: None for the system."""
+    return user_or_none(user)
 
 
-@dataclass
-class _Changes:
-    """Moments whose team-months must be recomputed, sent once the transaction commits."""
-
-    moments: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
-
-    def add(self, team_id: int, *moments: Any) -> None:
-        self.moments[team_id].extend(moments)
-
-    def send(self) -> None:
-        for team_id, moments in self.moments.items():
-            notify_team_records_changed(team_id, moments)
+def _record_failure(changes: ChangeSet, postmortem: PostMortem, detect_repeats: bool) -> None:
+    """A post-mortem with a story and no known earlier failure goes to repeat detection."""
+    if detect_repeats and postmortem.repeat_of_id is None and (postmortem.what_happened or postmortem.root_cause):
+        changes.failure("postmortem", postmortem.pk, postmortem.team_id)
 
 
 # --- Action items ---------------------------------------------------------------------------
@@ -222,13 +218,17 @@ def _apply_status(item: ActionItem, *, old_status: str | None, new_status: str,
         item.completed_at = None
 
 
-def _sync_lesson_application(item: ActionItem, user, changes: _Changes) -> None:
+def _application_changed(changes: ChangeSet, application: LessonApplication) -> None:
+    changes.application(application.lesson.team_id, application.applied_at, application.lesson.documented_at)
+
+
+def _sync_lesson_application(item: ActionItem, user, changes: ChangeSet) -> None:
     """Make the LessonApplication recorded by ``item`` match its state (idempotent)."""
     application = LessonApplication.objects.filter(action_item=item).select_related("lesson").first()
     wanted = item.status == ActionItemStatus.DONE and item.lesson_id is not None
     if not wanted:
         if application is not None:
-            changes.add(application.lesson.team_id, application.applied_at)
+            _application_changed(changes, application)
             application.delete()
         return
     lesson = item.lesson
@@ -236,33 +236,34 @@ def _sync_lesson_application(item: ActionItem, user, changes: _Changes) -> None:
         application, created = LessonApplication.objects.get_or_create(
             action_item=item,
             defaults={"lesson": lesson, "postmortem_id": item.postmortem_id, "applied_at": item.completed_at,
-                      "applied_by": user if user and user.is_authenticated else None,
+                      "applied_by": _person(user),
                       "note": f"Action item done: {item.description[:200]}"},
         )
         if created:
-            changes.add(lesson.team_id, item.completed_at)
+            _application_changed(changes, application)
             return
     if application.lesson_id != lesson.pk or application.applied_at != item.completed_at:
-        changes.add(application.lesson.team_id, application.applied_at)
+        _application_changed(changes, application)
         application.lesson = lesson
         application.postmortem_id = item.postmortem_id
         application.applied_at = item.completed_at
         application.save(update_fields=["lesson", "postmortem", "applied_at", "updated_at"])
-        changes.add(lesson.team_id, item.completed_at)
+        _application_changed(changes, application)
 
 
-def _sync_action_items(postmortem: PostMortem, rows: list[dict], user, changes: _Changes,
-                       now: dt.datetime) -> None:
+def _sync_action_items(postmortem: PostMortem, rows: list[dict], user, changes: ChangeSet,
+                       now: dt.datetime, notify_owners: bool = True) -> None:
     existing = {item.pk: item for item in postmortem.action_items.all()}
     kept: set[int] = set()
     for position, row in enumerate(rows):
         item = existing.get(row["id"]) if row.get("id") is not None else None
         if item is None:
             item = ActionItem(postmortem=postmortem)
-            old_owner_id, old_status, old_due = None, None, None
+            old_owner_id, old_status, old_due, old_completed = None, None, None, None
         else:
             kept.add(item.pk)
-            old_owner_id, old_status, old_due = item.owner_id, item.status, item.due_date
+            old_owner_id, old_status, old_due, old_completed = item.owner_id, item.status, item.due_date, \
+                item.completed_at
         item.description = row["description"].strip()
         item.owner = row.get("owner")
         item.due_date = row.get("due_date")
@@ -273,20 +274,20 @@ def _sync_action_items(postmortem: PostMortem, rows: list[dict], user, changes: 
         _apply_status(item, old_status=old_status, new_status=new_status, completed_at=row.get("completed_at"),
                       now=now)
         item.save()
-        changes.add(postmortem.team_id, old_due, item.due_date)
+        changes.moments(postmortem.team_id, old_due, item.due_date, old_completed, item.completed_at)
         _sync_lesson_application(item, user, changes)
-        if item.owner_id and item.owner_id != old_owner_id:
+        if notify_owners and item.owner_id and item.owner_id != old_owner_id:
             _notify_assigned_after_commit(item.pk, item.owner_id)
     for item_id, item in existing.items():
         if item_id not in kept:
             _delete_action_item(item, changes)
 
 
-def _delete_action_item(item: ActionItem, changes: _Changes) -> None:
+def _delete_action_item(item: ActionItem, changes: ChangeSet) -> None:
     for application in LessonApplication.objects.filter(action_item=item).select_related("lesson"):
-        changes.add(application.lesson.team_id, application.applied_at)
+        _application_changed(changes, application)
         application.delete()
-    changes.add(item.postmortem.team_id, item.due_date)
+    changes.moments(item.postmortem.team_id, item.due_date, item.completed_at)
     item.delete()
 
 
@@ -300,15 +301,16 @@ def action_item_set_status(*, item: ActionItem, status: str, user) -> ActionItem
     if status not in ActionItemStatus.values:
         raise ValidationError({"status": [f"“{status}” is not a valid status."]})
     locked = ActionItem.objects.select_for_update(of=("self",)).select_related("postmortem", "lesson").get(pk=item.pk)
-    if not (user.is_authenticated and (locked.owner_id == user.pk or can_edit_team(user, locked.postmortem.team_id))):
+    if not (user.is_authenticated and (locked.owner_id == user.pk or can_write(user, locked.postmortem.team_id))):
         raise PermissionDenied("Only the owner and the team's members can change this action item.")
-    changes = _Changes()
+    changes = ChangeSet()
     if locked.status != status:
+        old_completed = locked.completed_at
         _apply_status(locked, old_status=locked.status, new_status=status, completed_at=None, now=timezone.now())
         locked.save(update_fields=["status", "completed_at", "updated_at"])
-        changes.add(locked.postmortem.team_id, locked.due_date)
+        changes.moments(locked.postmortem.team_id, locked.due_date, old_completed, locked.completed_at)
     _sync_lesson_application(locked, user, changes)
-    changes.send()
+    changes.emit()
     return locked
 
 
@@ -337,12 +339,15 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def postmortem_create(*, team: Team, user, fields: dict[str, Any], action_items: list[dict] | None = None,
-                      lessons: list[dict] | None = None) -> PostMortem:
+                      lessons: list[dict] | None = None, detect_repeats: bool = True,
+                      notify_owners: bool = True) -> PostMortem:
     """Create a post-mortem with its action items and lessons, as one unit.
 
-    Side effects: assignment emails to owners (after commit), metrics notified.
+    Side effects: assignment emails to owners (after commit; ``notify_owners=False`` for history
+    and demo data), metrics notified, repeat detection enqueued on commit
+    (``detect_repeats=False``: imports of history are not auto-linked).
     """
-    require_team_member(user, team)
+    require_write(user, team)
     action_items = list(action_items or [])
     lessons = list(lessons or [])
     values = {**_defaults(), **_clean_fields(fields)}
@@ -350,21 +355,24 @@ def postmortem_create(*, team: Team, user, fields: dict[str, Any], action_items:
               item_count=len(action_items), lesson_count=len(lessons))
     if values.get("repeat_of") is not None:
         values["repeat_link_source"] = RepeatLinkSource.MANUAL
-    postmortem = PostMortem.objects.create(team=team, created_by=user, **values)
-    postmortem.authors.add(user)
-    changes = _Changes()
-    changes.add(team.pk, postmortem.occurred_at, postmortem.resolved_at)
+    postmortem = PostMortem.objects.create(team=team, created_by=_person(user), **values)
+    if _person(user) is not None:
+        postmortem.authors.add(user)
+    changes = ChangeSet()
+    changes.moments(team.pk, postmortem.occurred_at, postmortem.resolved_at)
     now = timezone.now()
-    _sync_action_items(postmortem, action_items, user, changes, now)
-    lessons_replace(team=team, postmortem=postmortem, lessons=lessons, user=user)
-    changes.send()
+    _sync_action_items(postmortem, action_items, user, changes, now, notify_owners)
+    lessons_replace(team=team, postmortem=postmortem, lessons=lessons, user=user, changes=changes)
+    _record_failure(changes, postmortem, detect_repeats)
+    changes.emit()
     return postmortem
 
 
 @transaction.atomic
 def postmortem_update(*, postmortem: PostMortem, user, fields: dict[str, Any],
                       action_items: list[dict] | None = None, lessons: list[dict] | None = None,
-                      expected_version: int | None = None) -> PostMortem:
+                      expected_version: int | None = None, detect_repeats: bool = True,
+                      notify_owners: bool = True) -> PostMortem:
     """Update a post-mortem; ``action_items``/``lessons`` (when given) replace the current rows,
     rows with an ``id`` being updated in place. ``expected_version`` is the version the edit was
     based on: a stale one raises StaleVersionError and nothing changes.
@@ -372,7 +380,7 @@ def postmortem_update(*, postmortem: PostMortem, user, fields: dict[str, Any],
     Side effects: the version bumped, assignment emails for new owners (after commit), lesson
     applications recorded or withdrawn, metrics notified.
     """
-    require_team_member(user, postmortem.team_id)
+    require_write(user, postmortem.team_id)
     fields = dict(fields)
     new_team = fields.pop("team", None)
     if new_team is not None and new_team.pk != postmortem.team_id:
@@ -384,22 +392,42 @@ def postmortem_update(*, postmortem: PostMortem, user, fields: dict[str, Any],
     lesson_count = len(lessons) if lessons is not None else postmortem.lessons.count()
     _validate(team=postmortem.team, user=user, values=values, postmortem=postmortem, item_rows=action_items,
               lesson_rows=lessons, item_count=item_count, lesson_count=lesson_count)
-    changes = _Changes()
-    changes.add(postmortem.team_id, postmortem.occurred_at, postmortem.resolved_at)
+    changes = ChangeSet()
+    changes.moments(postmortem.team_id, postmortem.occurred_at, postmortem.resolved_at)
     old_repeat_id = postmortem.repeat_of_id
     for name, value in fields.items():
         setattr(postmortem, name, value)
     if postmortem.repeat_of_id != old_repeat_id:
         postmortem.repeat_link_source = RepeatLinkSource.MANUAL if postmortem.repeat_of_id else RepeatLinkSource.NONE
     postmortem.save()
-    postmortem.authors.add(user)
-    changes.add(postmortem.team_id, postmortem.occurred_at, postmortem.resolved_at)
+    if _person(user) is not None:
+        postmortem.authors.add(user)
+    changes.moments(postmortem.team_id, postmortem.occurred_at, postmortem.resolved_at)
     now = timezone.now()
     if action_items is not None:
-        _sync_action_items(postmortem, list(action_items), user, changes, now)
+        _sync_action_items(postmortem, list(action_items), user, changes, now, notify_owners)
     if lessons is not None:
-        lessons_replace(team=postmortem.team, postmortem=postmortem, lessons=list(lessons), user=user)
-    changes.send()
+        lessons_replace(team=postmortem.team, postmortem=postmortem, lessons=list(lessons), user=user,
+                        changes=changes)
+    _record_failure(changes, postmortem, detect_repeats)
+    changes.emit()
+    return postmortem
+
+
+@transaction.atomic
+def postmortem_set_repeat_of(*, postmortem_id: int, repeat_of_id: int | None, source: str, user) -> PostMortem:
+    """Link (or unlink, with None) the earlier post-mortem this one repeats, as decided by repeat
+    detection or a lead (``source``: a ``RepeatLinkSource``). Bumps the version so an open edit
+    form notices, and marks the month it occurred in stale."""
+    postmortem = PostMortem.objects.select_for_update().get(pk=postmortem_id)
+    require_write(user, postmortem.team_id)
+    if repeat_of_id is not None and repeat_of_id == postmortem.pk:
+        raise ValidationError({"repeat_of": ["A post-mortem cannot repeat itself."]})
+    claim_next_version(postmortem, None)
+    postmortem.repeat_of_id = repeat_of_id
+    postmortem.repeat_link_source = source if repeat_of_id is not None else RepeatLinkSource.NONE
+    postmortem.save(update_fields=["repeat_of", "repeat_link_source", "version", "updated_at"])
+    ChangeSet().moments(postmortem.team_id, postmortem.occurred_at).emit()
     return postmortem
 
 
@@ -407,19 +435,20 @@ def postmortem_update(*, postmortem: PostMortem, user, fields: dict[str, Any],
 def postmortem_delete(*, postmortem: PostMortem, user) -> None:
     """Delete a post-mortem with its action items, lessons and the applications they recorded
     (leads and staff only). Side effect: metrics notified for every affected month."""
-    require_team_lead(user, postmortem.team_id)
-    changes = _Changes()
-    changes.add(postmortem.team_id, postmortem.occurred_at, postmortem.resolved_at,
-                *postmortem.action_items.values_list("due_date", flat=True),
-                *postmortem.lessons.values_list("documented_at", flat=True))
+    require_lead(user, postmortem.team_id)
+    changes = ChangeSet()
+    changes.moments(postmortem.team_id, postmortem.occurred_at, postmortem.resolved_at)
+    for due_date, completed_at in postmortem.action_items.values_list("due_date", "completed_at"):
+        changes.moments(postmortem.team_id, due_date, completed_at)
+    changes.lesson(postmortem.team_id, *postmortem.lessons.values_list("documented_at", flat=True))
     applications = LessonApplication.objects.filter(
         Q(postmortem=postmortem) | Q(lesson__postmortem=postmortem) | Q(action_item__postmortem=postmortem)
-    ).values_list("lesson__team_id", "applied_at")
-    for team_id, applied_at in applications:
-        changes.add(team_id, applied_at)
+    ).values_list("lesson__team_id", "applied_at", "lesson__documented_at")
+    for team_id, applied_at, documented_at in applications:
+        changes.application(team_id, applied_at, documented_at)
     LessonApplication.objects.filter(action_item__postmortem=postmortem).delete()
     postmortem.delete()
-    changes.send()
+    changes.emit()
 
 
 # --- Markdown import ------------------------------------------------------------------------
@@ -496,9 +525,7 @@ def _notify_assigned_after_commit(item_id: int, owner_id: int) -> None:
 
 
 def _queue_assignment_email(item_id: int, owner_id: int) -> None:
-    from postmortems.tasks import notify_action_item_assigned
-
-    if not enqueue(notify_action_item_assigned, item_id, owner_id):
+    if not enqueue_by_name("postmortems.tasks.notify_action_item_assigned", item_id, owner_id):
         # Broker down: an assignment note is cheap, send it from here rather than lose it.
         action_item_assignment_email_send(item_id=item_id, owner_id=owner_id)
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.models import Lesson
 from learninghub.kernel.concurrency import StaleVersionError
-from learninghub.kernel.permissions import can_edit_team, can_lead_team, team_ids_for
+from learninghub.kernel.policy import can_lead, can_read, can_write, team_ids_for
 from postmortems import selectors, services
 from postmortems.forms import (
     ActionItemFormSetClass,
@@ -49,7 +49,7 @@ def _get_visible(user, pk: int) -> PostMortem:
 
 
 def _can_change_item(user, item: ActionItem) -> bool:
-    return item.owner_id == user.pk or can_edit_team(user, item.postmortem.team_id)
+    return item.owner_id == user.pk or can_write(user, item.postmortem.team_id)
 
 
 # --- Lists ----------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def my_action_items(request: HttpRequest) -> HttpResponse:
 
 def postmortem_detail(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = _get_visible(request.user, pk)
-    repeat_of = postmortem.repeat_of if postmortem.repeat_of and postmortem.repeat_of.is_visible_to(request.user) \
+    repeat_of = postmortem.repeat_of if postmortem.repeat_of and can_read(request.user, postmortem.repeat_of) \
         else None
     context = {
         "postmortem": postmortem,
@@ -107,8 +107,8 @@ def postmortem_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lessons": postmortem.lessons.all(),
         "repeat_of": repeat_of,
         "repeats": selectors.postmortem_repeats(user=request.user, postmortem=postmortem),
-        "can_edit": can_edit_team(request.user, postmortem.team_id),
-        "can_delete": can_lead_team(request.user, postmortem.team_id),
+        "can_edit": can_write(request.user, postmortem.team_id),
+        "can_delete": can_lead(request.user, postmortem.team_id),
         "status_choices": ActionItemStatus.choices,
     }
     return render(request, "postmortems/detail.html", context)
@@ -218,7 +218,7 @@ def postmortem_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = _get_visible(request.user, pk)
-    if not can_edit_team(request.user, postmortem.team_id):
+    if not can_write(request.user, postmortem.team_id):
         raise PermissionDenied("Only members of this team can edit its post-mortems.")
     if request.method == "POST":
         return _save(request, postmortem)
@@ -255,7 +255,7 @@ def postmortem_import(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def postmortem_delete(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = _get_visible(request.user, pk)
-    if not can_lead_team(request.user, postmortem.team_id):
+    if not can_lead(request.user, postmortem.team_id):
         raise PermissionDenied("Only leads of this team can delete its post-mortems.")
     if request.method == "POST":
         title = postmortem.title

@@ -1,8 +1,9 @@
-"""Shared fixtures: people and teams, API clients, a live server with Chromium, a real Celery worker."""
+"""Shared fixtures: people and teams, API clients, a clock, a live server with Chromium, a real Celery worker."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -23,10 +25,56 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The instant the ``clock`` fixture stops at unless a test asks for another: mid-month, mid-morning
+# UTC, so that neither the UTC date nor any local date is near a day's or a month's edge.
+DEFAULT_NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+# Set to an ISO instant (e.g. 2027-03-01T00:10:00Z) to run the whole suite as if it were then,
+# the clock ticking from there: proves no test depends on the day it runs.
+TEST_NOW_VARIABLE = "LEARNINGHUB_TEST_NOW"
+_session_travel: time_machine.travel | None = None
+
 
 def pytest_configure(config):
-    """Test users need no expensive password hashing (the default PBKDF2 costs ~0.3 s a user)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """Start the whole-suite time travel asked for by ``LEARNINGHUB_TEST_NOW``, before collection
+    (so module-level dates see it too)."""
+    global _session_travel
+    raw = os.environ.get(TEST_NOW_VARIABLE, "").strip()
+    if raw:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise pytest.UsageError(f"{TEST_NOW_VARIABLE} needs a UTC offset or Z, got {raw!r}")
+        _session_travel = time_machine.travel(moment, tick=True)
+        _session_travel.start()
+    config.addinivalue_line("markers", "clock(moment, tick=False): where the ``clock`` fixture stops")
+
+
+def pytest_unconfigure(config):
+    if _session_travel is not None:
+        _session_travel.stop()
+
+
+def pytest_report_header(config):
+    if _session_travel is not None:
+        return f"{TEST_NOW_VARIABLE}: the suite runs as if it were {os.environ[TEST_NOW_VARIABLE]}"
+    return None
+
+
+@pytest.fixture
+def clock(request, time_machine):
+    """A stopped clock at ``DEFAULT_NOW`` (or at ``@pytest.mark.clock(moment)``'s moment).
+
+    Returns time-machine's fixture: ``clock.move_to(moment)`` goes elsewhere, ``clock.shift(delta)``
+    moves on. Use it in every test whose expectations depend on "now".
+    """
+    marker = request.node.get_closest_marker("clock")
+    moment, tick = DEFAULT_NOW, False
+    if marker:
+        moment = marker.args[0] if marker.args else marker.kwargs.get("moment", DEFAULT_NOW)
+        tick = marker.kwargs.get("tick", False)
+    time_machine.move_to(moment, tick=tick)
+    return time_machine
+
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -165,7 +213,8 @@ def celery_worker_process(transactional_db):
     """
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs REDIS_URL: a real broker and worker")
-    env = dict(os.environ)
+    # The worker runs the production profile (as a deployed one does), on the test database.
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="learninghub.settings", SECRET_KEY=settings.SECRET_KEY)
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = (

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from awards import selectors
-from awards.filters import parse_month
 from awards.models import AwardCategory, AwardCycle, CycleState, CycleTransition, Nomination, Vote
+from learninghub.kernel.periods import Month
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -27,10 +27,13 @@ class CycleMonthField(serializers.RelatedField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        month = parse_month(data) if isinstance(data, str) else None
+        try:
+            month = Month.parse(data) if isinstance(data, str) else None
+        except ValueError:
+            month = None
         if month is None:
             self.fail("invalid")
-        cycle = self.get_queryset().filter(month=month).first()
+        cycle = self.get_queryset().filter(month=month.first_day).first()
         if cycle is None:
             self.fail("does_not_exist", value=data)
         return cycle

@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -20,24 +20,28 @@ from awards.api.serializers import (
     NominationSerializer,
     VoteSerializer,
 )
-from awards.filters import CategoryFilter, CycleFilter, NominationFilter, VoteFilter, parse_month
+from awards.filters import CategoryFilter, CycleFilter, NominationFilter, VoteFilter
 from awards.models import AwardCategory, AwardCycle, CycleTransition, Nomination, Vote
+from learninghub.kernel.api.viewsets import TeamScopedReadOnlyViewSet, TeamScopedViewSet
+from learninghub.kernel.periods import Month
 
 MONTH_PARAMETER = OpenApiParameter("month", OpenApiTypes.STR, OpenApiParameter.PATH,
                                    description="The cycle's month, YYYY-MM")
 
 
-class AwardCategoryViewSet(viewsets.ReadOnlyModelViewSet):
+class AwardCategoryViewSet(TeamScopedReadOnlyViewSet):
     """Award categories (managed by staff in the admin site; retired ones keep their history)."""
 
     serializer_class = AwardCategorySerializer
     filterset_class = CategoryFilter
     lookup_field = "slug"
-    queryset = AwardCategory.objects.order_by("position", "name")
+
+    def safely_get_queryset(self):
+        return AwardCategory.objects.order_by("position", "name")
 
 
 @extend_schema_view(retrieve=extend_schema(parameters=[MONTH_PARAMETER]))
-class AwardCycleViewSet(viewsets.ReadOnlyModelViewSet):
+class AwardCycleViewSet(TeamScopedReadOnlyViewSet):
     """Award cycles, one per month, newest first. ``results`` stays null until the cycle closes."""
 
     serializer_class = AwardCycleSerializer
@@ -45,17 +49,19 @@ class AwardCycleViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "month"
     lookup_value_regex = r"\d{4}-\d{2}"
 
-    def get_queryset(self):
+    def safely_get_queryset(self):
         return AwardCycle.objects.prefetch_related(
             Prefetch("transitions", queryset=CycleTransition.objects.select_related("by"))).order_by("-month")
 
     def get_object(self):
-        month = parse_month(self.kwargs["month"])
-        if month is None:
-            raise Http404("Not a month.")
-        cycle = self.get_queryset().filter(month=month).first()
+        try:
+            month = Month.parse(self.kwargs["month"])
+        except ValueError as exc:
+            raise Http404("Not a month.") from exc
+        cycle = self.get_queryset().filter(month=month.first_day).first()
         if cycle is None:
             raise Http404("No award cycle for this month.")
+        self.check_object_permissions(self.request, cycle)
         return cycle
 
     @extend_schema(request=AdvanceSerializer, responses=AwardCycleSerializer, parameters=[MONTH_PARAMETER])
@@ -72,14 +78,14 @@ class AwardCycleViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class NominationViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        viewsets.GenericViewSet):
+                        TeamScopedViewSet):
     """Nominations (public within the organisation). Create one while its cycle is nominating;
     filter with ``cycle=YYYY-MM``, ``category`` (slug), ``nominee`` (username)."""
 
     serializer_class = NominationSerializer
     filterset_class = NominationFilter
 
-    def get_queryset(self):
+    def safely_get_queryset(self):
         return (Nomination.objects.select_related("cycle", "category", "nominee", "nominator")
                 .order_by("-cycle__month", "category__position", "created_at", "pk"))
 
@@ -91,15 +97,16 @@ class NominationViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.R
 
 
 class VoteViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                  viewsets.GenericViewSet):
+                  TeamScopedViewSet):
     """Your own votes (nobody else's: the ballot is secret). POST casts a vote, or changes your
     vote in that category of that cycle (201 when new, 200 when changed)."""
 
     serializer_class = VoteSerializer
     filterset_class = VoteFilter
 
-    def get_queryset(self):
-        return (Vote.objects.filter(voter=self.request.user).select_related("cycle", "category", "nominee")
+    def safely_get_queryset(self):
+        # By id: the schema generator asks as AnonymousUser (no votes), not a user row.
+        return (Vote.objects.filter(voter_id=self.request.user.pk).select_related("cycle", "category", "nominee")
                 .order_by("-cycle__month", "category__position", "pk"))
 
     def create(self, request, *args, **kwargs):

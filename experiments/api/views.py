@@ -9,20 +9,20 @@ from collections.abc import Mapping
 from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import renderers, status, viewsets
+from rest_framework import renderers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from experiments import services
 from experiments.api.serializers import ExperimentSerializer, LessonApplicationSerializer, LessonSerializer
 from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.markdown import experiment_markdown
-from experiments.models import Experiment, Lesson, LessonApplication, restricted_postmortem_filter
+from experiments.models import Experiment, Lesson, LessonApplication
 from experiments.selectors import experiment_list
 from learninghub.kernel.api.fields import expected_version
-from learninghub.kernel.permissions import TeamRecordPermission
+from learninghub.kernel.api.viewsets import TeamScopedModelViewSet
+from learninghub.kernel.policy import restricted_postmortem_q
 
 
 class MarkdownRenderer(renderers.BaseRenderer):
@@ -48,14 +48,13 @@ class MarkdownRenderer(renderers.BaseRenderer):
     ),
     destroy=extend_schema(summary="Delete an experiment (leads of its team and staff only)"),
 )
-class ExperimentViewSet(viewsets.ModelViewSet):
+class ExperimentViewSet(TeamScopedModelViewSet):
     """Experiments of every team: everyone signed in reads, members of the team write."""
 
     serializer_class = ExperimentSerializer
-    permission_classes = [TeamRecordPermission]
     filterset_class = ExperimentFilter
 
-    def get_queryset(self):
+    def safely_get_queryset(self):
         return experiment_list(user=self.request.user)
 
     def _reload(self, experiment: Experiment) -> Experiment:
@@ -124,19 +123,18 @@ class ExperimentViewSet(viewsets.ModelViewSet):
     create=extend_schema(summary="Add a lesson to an experiment or a post-mortem (members of its team)"),
     destroy=extend_schema(summary="Delete a lesson (leads of its team and staff only)"),
 )
-class LessonViewSet(viewsets.ModelViewSet):
+class LessonViewSet(TeamScopedModelViewSet):
     """Lessons from experiments and post-mortems, with how often they were applied."""
 
     serializer_class = LessonSerializer
-    permission_classes = [TeamRecordPermission]
     filterset_class = LessonFilter
 
-    def get_queryset(self):
+    def safely_get_queryset(self):
         return (Lesson.objects.visible_to(self.request.user)
                 .select_related("team", "experiment", "postmortem", "created_by")
                 .annotate(application_count=Count(
                     "applications", distinct=True,
-                    filter=restricted_postmortem_filter(self.request.user, "applications__")))
+                    filter=restricted_postmortem_q(self.request.user, "applications__postmortem__")))
                 .order_by("-documented_at", "-id"))
 
     def perform_create(self, serializer) -> None:
@@ -170,7 +168,7 @@ class LessonViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get", "post"], url_path="applications",
             serializer_class=LessonApplicationSerializer, filterset_class=None)
     def applications(self, request, pk=None):
-        lesson = self.get_object_for_read()
+        lesson = self.get_visible_object()
         if request.method == "POST":
             serializer = LessonApplicationSerializer(data=request.data, context=self.get_serializer_context())
             serializer.is_valid(raise_exception=True)
@@ -182,13 +180,6 @@ class LessonViewSet(viewsets.ModelViewSet):
             return Response(LessonApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(self._applications(lesson))
         return self.get_paginated_response(LessonApplicationSerializer(page, many=True).data)
-
-    def get_object_for_read(self) -> Lesson:
-        """The lesson, without object write permissions: applying a lesson writes to the place where
-        it is applied (checked by the service), not to the lesson's team."""
-        queryset = self.get_queryset()
-        lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
-        return get_object_or_404(queryset, **lookup)
 
     def _applications(self, lesson: Lesson):
         return (LessonApplication.objects.visible_to(self.request.user).filter(lesson=lesson)

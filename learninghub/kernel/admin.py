@@ -1,6 +1,54 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 
 from learninghub.kernel.models import ApiToken, Membership, Team
+
+
+def validation_messages(error: ValidationError) -> list[str]:
+    """A service's ValidationError as lines for a person: ``field: message``."""
+    if hasattr(error, "error_dict"):
+        return [f"{'' if name == '__all__' else name.replace('_', ' ') + ': '}{message}"
+                for name, messages_ in error.message_dict.items() for message in messages_]
+    return list(error.messages)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """An admin whose writes go through the app's services (``save_model``, ``delete_model`` and
+    ``delete_queryset`` call them), so validation and change events can't be skipped.
+
+    The admin runs each save in a transaction: when a service refuses the write, nothing is saved,
+    and the page comes back with the service's messages.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            return self._refused(request, error)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as error:
+            return self._refused(request, error)
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)
+        except ValidationError as error:
+            return self._refused(request, error)
+
+    def _refused(self, request, error: ValidationError):
+        for line in validation_messages(error):
+            self.message_user(request, f"Not saved: {line}", level=messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    @staticmethod
+    def mark_formset_saved(formset, new=(), changed=(), deleted=()) -> None:
+        """What ``formset.save()`` would have recorded, for the admin's change message."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = list(new), list(changed), \
+            list(deleted)
 
 
 class MembershipInline(admin.TabularInline):

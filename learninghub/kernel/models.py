@@ -44,11 +44,6 @@ class Team(TimeStampedModel):
     def has_member(self, user) -> bool:
         return user.is_authenticated and self.memberships.filter(user=user).exists()
 
-    def has_lead(self, user) -> bool:
-        return user.is_authenticated and (
-            user.is_staff or self.memberships.filter(user=user, role=Membership.Role.LEAD).exists()
-        )
-
 
 class Membership(TimeStampedModel):
     class Role(models.TextChoices):

@@ -36,8 +36,11 @@ class Month:
     # Constructors -------------------------------------------------------------------------------
 
     @classmethod
-    def of(cls, moment: dt.date | dt.datetime) -> Month:
-        """The month containing ``moment``: an aware datetime is read in UTC, a date as it is."""
+    def of(cls, moment: Month | dt.date | dt.datetime) -> Month:
+        """The month containing ``moment``: an aware datetime is read in UTC, a date as it is (a
+        month is itself), so ``Month.of`` converts whatever an edge hands over."""
+        if isinstance(moment, Month):
+            return moment
         if isinstance(moment, dt.datetime):
             if timezone.is_naive(moment):
                 raise ValueError("A naive datetime has no month in UTC; make it aware first.")
@@ -136,11 +139,20 @@ class Month:
     def query_bounds(self) -> dict[str, str]:
         """``[start, end)`` as UTC ISO datetimes, for drill-down links (``<field>_after`` /
         ``<field>_before``): a bare date would be read as local midnight by the filters."""
-        return {"after": self.start.isoformat().replace("+00:00", "Z"),
-                "before": self.end.isoformat().replace("+00:00", "Z")}
+        return {"after": utc_iso(self.start), "before": utc_iso(self.end)}
+
+    def day_bounds(self) -> dict[str, str]:
+        """``[first_day, next month's first day)`` as YYYY-MM-DD, for date fields (due dates): a
+        calendar day has no time zone, so bare dates are exact there."""
+        return {"after": self.first_day.isoformat(), "before": (self.last_day + dt.timedelta(days=1)).isoformat()}
 
     def __str__(self) -> str:
         return self.key
+
+
+def utc_iso(moment: dt.datetime) -> str:
+    """An aware datetime as a UTC ISO string: ``2026-11-01T00:00:00Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def months_between(first: dt.date | dt.datetime, last: dt.date | dt.datetime) -> list[Month]:

@@ -1,4 +1,4 @@
-"""LearningHub settings: one module, driven by environment variables with safe embedded defaults.
+"""LearningHub settings, driven by environment variables with safe embedded defaults (``test`` extends them).
 
 Without any environment the app runs on SQLite with Celery tasks executed in-process and a
 local-memory cache. ``DATABASE_URL`` switches to PostgreSQL (psycopg 3 with a connection pool),
@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "awards",
     "learninghub.insights.metrics",
     "learninghub.insights.repeats",
+    "learninghub.insights.search",
 ]
 
 MIDDLEWARE = [
@@ -214,10 +215,11 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Celery ---------------------------------------------------------------------------
 # Without REDIS_URL tasks run in-process (eagerly), so the embedded default needs no broker.
+# A task that fails in-process is logged, not raised into the page or save that enqueued it
+# (the test profile makes it propagate).
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -251,7 +253,7 @@ METRICS_DEBOUNCE_SECONDS = env_int("METRICS_DEBOUNCE_SECONDS", 10)
 
 # --- Repeat-failure detection ---------------------------------------------------------
 REPEAT_SIMILARITY_BACKEND = os.environ.get("REPEAT_SIMILARITY_BACKEND",
-                                           "learninghub.insights.repeats.similarity.TfidfSimilarity")
+                                           "learninghub.insights.repeats.similarity.FieldwiseSimilarity")
 REPEAT_AUTO_LINK_THRESHOLD = float(os.environ.get("REPEAT_AUTO_LINK_THRESHOLD", "0.8"))
 REPEAT_REVIEW_THRESHOLD = float(os.environ.get("REPEAT_REVIEW_THRESHOLD", "0.5"))
 
@@ -278,6 +280,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names collide across resources get their model's name.
+    "ENUM_NAME_OVERRIDES": {
+        "PostMortemStatusEnum": "postmortems.models.PostMortemStatus",
+        "ActionItemStatusEnum": "postmortems.models.ActionItemStatus",
+        "CycleStateEnum": "awards.models.CycleState",
+    },
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

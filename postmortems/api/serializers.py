@@ -9,10 +9,25 @@ from rest_framework import serializers
 
 from experiments.models import Experiment, Lesson
 from learninghub.kernel.api.fields import TeamSlugField
+from learninghub.kernel.policy import can_read
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 from postmortems.services import action_item_row_errors, lesson_row_errors
 
 User = get_user_model()
+
+
+class VisibleLessonField(serializers.PrimaryKeyRelatedField):
+    """A lesson by id, read back only when the caller may see it: a lesson learned in a restricted
+    post-mortem stays hidden (null) from other teams even when the item itself is visible."""
+
+    def use_pk_only_optimization(self) -> bool:
+        return False
+
+    def to_representation(self, value):
+        request = self.context.get("request")
+        if request is not None and not can_read(request.user, value):
+            return None
+        return super().to_representation(value)
 
 
 class ActionItemNestedSerializer(serializers.Serializer):
@@ -28,8 +43,8 @@ class ActionItemNestedSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True, required=False,
                                              help_text="Set by the server when the item is marked done; may be "
                                                        "given for done items when importing history.")
-    lesson = serializers.PrimaryKeyRelatedField(queryset=Lesson.objects.all(), allow_null=True, required=False,
-                                                help_text="A lesson of the same team this item puts into practice")
+    lesson = VisibleLessonField(queryset=Lesson.objects.all(), allow_null=True, required=False,
+                                help_text="A lesson of the same team this item puts into practice")
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
 
 
@@ -117,7 +132,7 @@ class PostMortemSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: PostMortem) -> dict:
         data = super().to_representation(instance)
         request = self.context.get("request")
-        if instance.repeat_of_id and request is not None and not instance.repeat_of.is_visible_to(request.user):
+        if instance.repeat_of_id and request is not None and not can_read(request.user, instance.repeat_of):
             data["repeat_of"] = None  # never reveal a restricted post-mortem of another team
         return data
 
@@ -157,6 +172,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     status = serializers.ChoiceField(choices=ActionItemStatus.choices)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
+    lesson = VisibleLessonField(read_only=True)
     html_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -7,15 +7,15 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from learninghub.kernel.api.fields import expected_version
-from learninghub.kernel.permissions import TeamRecordPermission, require_team_member
+from learninghub.kernel.api.viewsets import TeamScopedModelViewSet, TeamScopedViewSet
+from learninghub.kernel.policy import can_write, require_write
 from postmortems import selectors, services
 from postmortems.api.serializers import ActionItemSerializer, ImportMarkdownSerializer, PostMortemSerializer
 from postmortems.filters import ActionItemFilter, PostMortemFilter
@@ -40,7 +40,7 @@ def _service_payload(validated: dict) -> tuple[dict, list[dict] | None, list[dic
     return data, items, lessons
 
 
-class PostMortemViewSet(viewsets.ModelViewSet):
+class PostMortemViewSet(TeamScopedModelViewSet):
     """Post-mortems with nested ``action_items`` and ``lessons``.
 
     Reading: every signed-in user, except restricted post-mortems (their team only: 404 for
@@ -49,10 +49,9 @@ class PostMortemViewSet(viewsets.ModelViewSet):
     """
 
     serializer_class = PostMortemSerializer
-    permission_classes = [TeamRecordPermission]
     filterset_class = PostMortemFilter
 
-    def get_queryset(self):
+    def safely_get_queryset(self):
         return selectors.postmortems_for_api(user=self.request.user)
 
     def _reloaded(self, postmortem: PostMortem) -> PostMortem:
@@ -60,7 +59,7 @@ class PostMortemViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer) -> None:
         team = serializer.validated_data["team"]
-        require_team_member(self.request.user, team)
+        require_write(self.request.user, team)
         fields, items, lessons = _service_payload(serializer.validated_data)
         postmortem = services.postmortem_create(team=team, user=self.request.user, fields=fields,
                                                 action_items=items, lessons=lessons)
@@ -94,14 +93,14 @@ class PostMortemViewSet(viewsets.ModelViewSet):
         responses={201: inline_serializer("ImportedPostMortem", fields={
             "postmortem": PostMortemSerializer(), "warnings": serializers.ListField(child=serializers.CharField())})},
     )
-    @action(detail=False, methods=["post"], url_path="import-markdown", permission_classes=[IsAuthenticated])
+    @action(detail=False, methods=["post"], url_path="import-markdown")
     def import_markdown(self, request: Request) -> Response:
         """Create a post-mortem (with its action items and lessons) from the Markdown template."""
         payload = ImportMarkdownSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         team = data.pop("team")
-        require_team_member(request.user, team)
+        require_write(request.user, team)
         postmortem, warnings = services.postmortem_import_markdown(
             team=team, user=request.user, markdown=data.pop("markdown"), overrides=data)
         body = {"postmortem": self.get_serializer(self._reloaded(postmortem)).data, "warnings": warnings}
@@ -109,7 +108,7 @@ class PostMortemViewSet(viewsets.ModelViewSet):
 
 
 class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-                        viewsets.GenericViewSet):
+                        TeamScopedViewSet):
     """Action items of the post-mortems you may see (overdue first). Filters: ``owner``
     (username or ``me``), ``status``, ``overdue``, ``team``, ``due_after``, ``due_before``.
     PATCH changes ``status`` (the owner or the team's members)."""
@@ -118,7 +117,11 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     filterset_class = ActionItemFilter
     http_method_names = ["get", "patch", "head", "options"]
 
-    def get_queryset(self):
+    def may_change(self, user, obj, *, delete: bool = False) -> bool:
+        """An action item's owner may change its status too, even outside the team."""
+        return obj.owner_id == user.pk or can_write(user, obj.postmortem.team_id)
+
+    def safely_get_queryset(self):
         return selectors.action_items_visible(user=self.request.user)
 
     def perform_update(self, serializer) -> None:

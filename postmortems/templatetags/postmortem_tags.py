@@ -6,6 +6,8 @@ import datetime as dt
 
 from django import template
 
+from learninghub.kernel.policy import can_write
+
 register = template.Library()
 
 
@@ -29,5 +31,4 @@ def duration(value: dt.timedelta | None) -> str:
 @register.simple_tag
 def can_change_item(user, item, my_team_ids) -> bool:
     """The owner and the post-mortem team's members may change an action item's status."""
-    return bool(user.is_authenticated and (user.is_superuser or item.owner_id == user.pk
-                                            or item.postmortem.team_id in my_team_ids))
+    return bool(user.is_authenticated and (item.owner_id == user.pk or can_write(user, item.postmortem.team_id)))

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from awards.models import CycleState
-from awards.services import month_of, utc_today
+from awards.services import utc_today
+from learninghub.kernel.periods import Month
 from tests.factories import UserFactory
 from tests.factories.awards import AwardCategoryFactory, AwardCycleFactory
 
@@ -51,4 +52,4 @@ def voting(db):
 
 @pytest.fixture
 def this_month():
-    return month_of(utc_today())
+    return Month.of(utc_today()).first_day

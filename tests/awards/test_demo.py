@@ -5,6 +5,7 @@ import pytest
 from awards import demo, services
 from awards.models import Award, AwardCycle, CycleState, CycleTransition, Nomination, Vote
 from learninghub.kernel import demo as kernel_demo
+from learninghub.kernel.periods import Month
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def test_seed_creates_two_closed_cycles_with_winners_and_an_open_current_one(cat
     cycles = list(AwardCycle.objects.order_by("month"))
     assert len(cycles) == 3
     first, second, current = cycles
-    assert current.month == services.month_of(today)
+    assert current.month == Month.of(today).first_day
     assert current.state == current.scheduled_state(today)
     assert first.state == second.state == CycleState.CLOSED
     assert Award.objects.filter(cycle=first).count() == 3

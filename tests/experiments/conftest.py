@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from learninghub.kernel.signals import team_records_changed
+from learninghub.kernel.events import team_records_changed
 from tests.factories.experiments import ExperimentFactory
 
 

@@ -116,9 +116,10 @@ def test_applications_list_and_create(member_api, member, team, other_team):
     assert listing["count"] == 1 and listing["results"][0]["id"] == body["id"]
 
 
-def test_application_in_a_postmortem_with_a_date(member_api, team, other_team):
+def test_application_in_a_postmortem_with_a_date(member_api, team, other_team, clock):
+    clock.move_to(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC))
     lesson = LessonFactory(experiment=ExperimentFactory(team=other_team),
-                           documented_at=timezone.now() - dt.timedelta(days=30))
+                           documented_at=dt.datetime(2026, 10, 19, 10, 0, tzinfo=dt.UTC))
     postmortem = PostMortemFactory(team=team)
     response = member_api.post(f"{URL}{lesson.pk}/applications/",
                                {"postmortem": postmortem.pk, "applied_at": "2026-11-01"}, format="json")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from experiments import services
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
 from learninghub.kernel.concurrency import StaleVersionError
-from learninghub.kernel.signals import month_start
+from learninghub.kernel.periods import Month
 from tests.factories.experiments import ExperimentFactory, LessonApplicationFactory, LessonFactory
 from tests.factories.postmortems import PostMortemFactory
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def months(*moments):
-    return frozenset(month_start(moment) for moment in moments)
+    return frozenset(Month.of(moment) for moment in moments)
 
 
 def test_create_validates_and_signals_the_affected_months(team, member, signalled,
@@ -108,7 +108,7 @@ def test_lessons_replace_keeps_matched_lessons_and_their_applications(team, memb
     assert not Lesson.objects.filter(pk=drop.pk).exists()
     assert LessonApplication.objects.filter(pk=application.pk).exists()
     assert lessons[0].documented_at == documented and lessons[0].created_by == member
-    assert any(month_start(documented) in sent for _team, sent in signalled)
+    assert any(Month.of(documented) in sent for _team, sent in signalled)
 
 
 def test_lessons_replace_by_id_can_rewrite_the_text(team, member):

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from learninghub.kernel.models import ApiToken, Membership, hash_token_key
-from learninghub.kernel.permissions import can_edit_team, can_lead_team
+from learninghub.kernel.policy import can_lead, can_write
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,15 +48,15 @@ def test_team_list_shows_member_counts(member_client, team, lead):
 
 
 def test_roles_decide_edit_and_lead_rights(team, other_team, member, lead, outsider):
-    assert can_edit_team(member, team) and not can_lead_team(member, team)
-    assert can_edit_team(lead, team) and can_lead_team(lead, team)
-    assert not can_edit_team(outsider, team) and not can_lead_team(outsider, team)
+    assert can_write(member, team) and not can_lead(member, team)
+    assert can_write(lead, team) and can_lead(lead, team)
+    assert not can_write(outsider, team) and not can_lead(outsider, team)
     assert Membership.objects.get(user=lead, team=team).is_lead
 
 
 def test_staff_may_lead_any_team(team):
     staff = UserFactory(username="root", is_staff=True)
-    assert can_lead_team(staff, team)
+    assert can_lead(staff, team)
 
 
 def test_a_user_has_one_membership_per_team(team, member):

@@ -7,8 +7,9 @@ import pytest
 
 from learninghub.celery import app
 from learninghub.insights.metrics import scheduling
-from learninghub.insights.metrics.models import MetricSnapshot, current_month, shift_months
-from learninghub.kernel.signals import notify_team_records_changed
+from learninghub.insights.metrics.models import MetricSnapshot
+from learninghub.kernel.events import ChangeSet
+from learninghub.kernel.periods import Month
 from tests.factories import UserFactory, issue_token
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import PostMortemFactory
@@ -60,8 +61,8 @@ def test_without_a_team_the_organisation(member_api, records):
 def test_defaults_to_the_last_12_months(member_api, team):
     months = [row["month"] for row in member_api.get(URL, {"team": "recsys"}).json()["results"]]
     assert len(months) == 12
-    assert months[-1] == f"{current_month():%Y-%m}"
-    assert months[0] == f"{shift_months(current_month(), -11):%Y-%m}"
+    assert months[-1] == Month.current().key
+    assert months[0] == Month.current().shift(-11).key
 
 
 @pytest.mark.parametrize("params, field", [
@@ -96,7 +97,7 @@ def test_a_lead_recomputes_the_team(lead_api, records):
 def test_without_months_the_lead_backfills_every_month_with_records(lead_api, records):
     response = lead_api.post(RECOMPUTE_URL, {"team": "recsys"})
     assert response.json()["months"][0] == "2025-10"
-    assert response.json()["months"][-1] == f"{current_month():%Y-%m}"
+    assert response.json()["months"][-1] == Month.current().key
 
 
 def test_recompute_is_scheduled_when_a_broker_takes_it(lead_api, records):
@@ -139,7 +140,7 @@ def test_the_api_answers_with_the_broker_unreachable(lead_api, team, records, br
     assert response.json()["results"][0]["experiments_started"] == 2
     with django_capture_on_commit_callbacks(execute=True):
         ExperimentFactory(team=team, started_at=at(2025, 11, 9))
-        notify_team_records_changed(team.pk, [at(2025, 11, 9)])
+        ChangeSet().moments(team.pk, at(2025, 11, 9)).emit()
     response = lead_api.get(URL, params)
     assert response.status_code == 200
     assert response.json()["live"] is True, "stale and nothing scheduled: computed in-process"

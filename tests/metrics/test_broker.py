@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from learninghub.insights.metrics.models import MetricSnapshot
-from learninghub.kernel.signals import team_records_changed
+from learninghub.kernel.events import team_records_changed
 from tests.conftest import wait_for
 from tests.factories.experiments import ExperimentFactory
 from tests.metrics.conftest import at

@@ -1,12 +1,10 @@
 """In Chromium: the team dashboard draws its Plotly charts, and numbers and bars open the
 records behind them."""
 
-import datetime as dt
-
 import pytest
 
 from learninghub.insights.metrics import engine
-from learninghub.insights.metrics.models import month_range
+from learninghub.kernel.periods import Month
 from tests.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory, UserFactory
 from tests.factories.experiments import ExperimentFactory
@@ -16,7 +14,7 @@ from tests.metrics.conftest import at
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DASHBOARD = "/dashboards/recsys/?from=2025-08&to=2025-11"
-FAILED_IN_NOVEMBER = "/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01&ended_before=2025-12-01"
+FAILED_IN_NOVEMBER = "/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z"
 
 
 @pytest.fixture
@@ -30,7 +28,7 @@ def signed_in_page(page):
                           failure_mode="overfitting")
     PostMortemFactory(team=team, occurred_at=at(2025, 11, 20), title="Feature store outage",
                       failure_mode="overfitting")
-    engine.recompute(month_range(dt.date(2025, 8, 1), dt.date(2025, 11, 1)))
+    engine.recompute(Month.range(Month(2025, 8), Month(2025, 11)))
     sign_in(page, "dash-dana", DEFAULT_PASSWORD)
     return page
 
@@ -67,5 +65,5 @@ def test_clicking_a_failure_mode_bar_opens_those_failures(signed_in_page):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url(lambda url: "/experiments/" in url)
     assert page.url.endswith("/experiments/?team=recsys&outcome=failure&failure_mode=overfitting"
-                             "&ended_after=2025-11-01&ended_before=2025-12-01")
+                             "&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z")
     assert page.get_by_text("November overfit 2").first.is_visible()

@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from learninghub.celery import app
 from learninghub.insights.metrics import engine, scheduling
-from learninghub.insights.metrics.models import MetricSnapshot, month_range, shift_months
-from learninghub.kernel.signals import notify_team_records_changed
+from learninghub.insights.metrics.models import MetricSnapshot
+from learninghub.kernel.events import ChangeSet
+from learninghub.kernel.periods import Month
 from tests.factories import MembershipFactory, TeamFactory
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
@@ -65,11 +66,11 @@ def test_home_is_the_organisation_dashboard_with_the_teams(member_client, team, 
 def test_organisation_cards_link_to_the_records_behind_each_number(member_client, november):
     content = member_client.get("/", {"month": "2025-11"}).content
     hrefs = links(content)
-    assert ("/experiments/?outcome=failure&ended_after=2025-11-01&ended_before=2025-12-01&repeat=true") in hrefs
-    assert "/postmortems/?occurred_after=2025-11-01&occurred_before=2025-12-01" in hrefs
-    assert "/experiments/?started_after=2025-11-01&started_before=2025-12-01&is_novel=true" in hrefs
-    assert ("/experiments/lessons/?documented_after=2024-12-01&documented_before=2025-12-01"
-            "&applied_before=2025-12-01") in hrefs
+    assert ("/experiments/?outcome=failure&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z&repeat=true") in hrefs
+    assert "/postmortems/?occurred_after=2025-11-01T00:00:00Z&occurred_before=2025-12-01T00:00:00Z" in hrefs
+    assert "/experiments/?started_after=2025-11-01T00:00:00Z&started_before=2025-12-01T00:00:00Z&is_novel=true" in hrefs
+    assert ("/experiments/lessons/?documented_after=2024-12-01T00:00:00Z&documented_before=2025-12-01T00:00:00Z"
+            "&applied_before=2025-12-01T00:00:00Z") in hrefs
     assert "/postmortems/action-items/?due_after=2025-11-01&due_before=2025-12-01&overdue=true" in hrefs
 
 
@@ -82,8 +83,8 @@ def test_organisation_charts_link_to_team_dashboards(member_client, november):
     repeat = next(trace for trace in comparison["data"] if trace["name"] == "Repeat failure rate")
     assert repeat["x"] == ["Data Platform", "Recommendations"]
     assert repeat["y"] == [0.0, 0.25]
-    assert repeat["customdata"][1] == ("/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01"
-                                       "&ended_before=2025-12-01&repeat=true")
+    assert repeat["customdata"][1] == ("/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01T00:00:00Z"
+                                       "&ended_before=2025-12-01T00:00:00Z&repeat=true")
 
 
 def test_team_dashboard_cards_charts_and_table(member_client, november):
@@ -98,10 +99,10 @@ def test_team_dashboard_cards_charts_and_table(member_client, november):
     overfitting = next(trace for trace in modes["data"] if trace["name"] == "Overfitting · experiments")
     assert overfitting["x"][-1] == "Nov 2025" and overfitting["y"][-1] == 3
     assert overfitting["customdata"][-1] == ("/experiments/?team=recsys&outcome=failure&failure_mode=overfitting"
-                                             "&ended_after=2025-11-01&ended_before=2025-12-01")
+                                             "&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z")
     infrastructure = next(t for t in modes["data"] if t["name"] == "Infrastructure · post-mortems")
     assert infrastructure["customdata"][-1] == ("/postmortems/?team=recsys&failure_mode=infrastructure"
-                                                "&occurred_after=2025-11-01&occurred_before=2025-12-01")
+                                                "&occurred_after=2025-11-01T00:00:00Z&occurred_before=2025-12-01T00:00:00Z")
     kinds = {trace["name"]: trace for trace in charts["chart-kinds"]["data"]}
     assert kinds["Wasteful"]["y"][-1] == 2
     assert "failure_kind=wasteful" in kinds["Wasteful"]["customdata"][-1]
@@ -114,8 +115,8 @@ def test_team_dashboard_cards_charts_and_table(member_client, november):
     rows = response.context["rows"]
     assert [row["month"] for row in rows] == ["Nov 2025", "Oct 2025", "Sep 2025", "Aug 2025", "Jul 2025", "Jun 2025"]
     started = rows[0]["cells"][0]
-    assert (started.text, started.url) == ("4", "/experiments/?team=recsys&started_after=2025-11-01"
-                                                "&started_before=2025-12-01")
+    assert (started.text, started.url) == ("4", "/experiments/?team=recsys&started_after=2025-11-01T00:00:00Z"
+                                                "&started_before=2025-12-01T00:00:00Z")
 
 
 def test_team_dashboard_explains_what_to_record_instead_of_empty_charts(member_client, team):
@@ -152,13 +153,14 @@ def test_unknown_team_is_404_and_anonymous_users_sign_in_first(member_client, te
     assert response.status_code == 302 and reverse("login") in response.url
 
 
-def seed_history(team, months: int) -> list[dt.date]:
+def seed_history(team, months: int) -> list[Month]:
     """``months`` months of records ending November 2025, with their snapshots computed."""
-    history = month_range(shift_months(NOVEMBER, -(months - 1)), NOVEMBER)
+    november = Month.of(NOVEMBER)
+    history = Month.range(november.shift(-(months - 1)), november)
     for month in history:
         ExperimentFactory(team=team, failed=True, started_at=at(month.year, month.month, 3))
         PostMortemFactory(team=team, occurred_at=at(month.year, month.month, 5))
-    engine.recompute(month_range(shift_months(NOVEMBER, -months), NOVEMBER))
+    engine.recompute(Month.range(november.shift(-months), november))
     return history
 
 
@@ -167,7 +169,7 @@ def test_team_dashboard_reads_snapshots_in_a_fixed_number_of_queries(member_clie
                                                                      django_assert_max_num_queries, history_months):
     history = seed_history(team, history_months)
     with django_assert_max_num_queries(6):
-        response = member_client.get(f"/dashboards/recsys/?from={history[0]:%Y-%m}&to=2025-11")
+        response = member_client.get(f"/dashboards/recsys/?from={history[0].key}&to=2025-11")
     assert response.status_code == 200
     assert len(response.context["rows"]) == history_months
     assert not response.context["status"]["live"]
@@ -187,10 +189,10 @@ def test_home_reads_snapshots_in_a_fixed_number_of_queries(member_client, team, 
 
 def test_pages_render_with_the_broker_unreachable_and_say_the_figures_are_live(
         member_client, team, november, broker_down, django_capture_on_commit_callbacks):
-    engine.recompute(month_range(dt.date(2025, 6, 1), NOVEMBER))
+    engine.recompute(Month.range(Month(2025, 6), Month.of(NOVEMBER)))
     with django_capture_on_commit_callbacks(execute=True):
         ExperimentFactory(team=team, started_at=at(2025, 11, 12))
-        notify_team_records_changed(team.pk, [at(2025, 11, 12)])
+        ChangeSet().moments(team.pk, at(2025, 11, 12)).emit()
     assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
     response = member_client.get(TEAM_URL)
     assert response.status_code == 200
@@ -202,7 +204,7 @@ def test_pages_render_with_the_broker_unreachable_and_say_the_figures_are_live(
 
 
 def test_stale_figures_are_shown_as_pending_while_a_recomputation_is_scheduled(member_client, team, november):
-    engine.recompute(month_range(dt.date(2025, 6, 1), NOVEMBER), team_ids=[team.pk])
+    engine.recompute(Month.range(Month(2025, 6), Month.of(NOVEMBER)), team_ids=[team.pk])
     engine.mark_stale(team.pk, [NOVEMBER])
     app.conf.task_always_eager = False
     cache.set(scheduling.SCHEDULED_KEY, "1", 60)

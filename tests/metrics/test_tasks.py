@@ -8,9 +8,10 @@ from django.core.management import CommandError, call_command
 
 from learninghub.celery import app
 from learninghub.insights.metrics import engine, scheduling
-from learninghub.insights.metrics.models import MetricSnapshot, current_month, previous_month
+from learninghub.insights.metrics.models import MetricSnapshot
 from learninghub.insights.metrics.tasks import recompute_all, recompute_recent_months, recompute_stale, recompute_team
-from learninghub.kernel.signals import notify_team_records_changed, team_records_changed
+from learninghub.kernel.events import ChangeSet, team_records_changed
+from learninghub.kernel.periods import Month
 from tests.factories import TeamFactory
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
@@ -46,7 +47,7 @@ def test_recompute_team_without_months_backfills_its_history(team):
     recompute_team.delay(team.pk)
     months = list(MetricSnapshot.objects.filter(team=team).values_list("month", flat=True))
     assert months[0] == dt.date(2025, 1, 1)
-    assert months[-1] == current_month()
+    assert months[-1] == Month.current().first_day
     assert len(months) == len(set(months))
 
 
@@ -55,11 +56,11 @@ def test_backfill_starts_at_the_first_record_on_the_first_day_of_a_month(team):
     ExperimentFactory(team=team, started_at=at(2025, 3, 1))
     postmortem = PostMortemFactory(team=team, occurred_at=at(2025, 4, 10))
     ActionItemFactory(postmortem=postmortem, due_date=dt.date(2025, 5, 1))
-    assert engine.data_months([team.pk])[0] == dt.date(2025, 3, 1)
-    assert engine.data_months()[0] == dt.date(2025, 3, 1)
+    assert engine.data_months([team.pk])[0] == Month(2025, 3)
+    assert engine.data_months()[0] == Month(2025, 3)
     recompute_team.delay(team.pk)
     months = list(MetricSnapshot.objects.filter(team=team).values_list("month", flat=True))
-    assert months[0] == dt.date(2025, 3, 1) and months[-1] == current_month()
+    assert months[0] == dt.date(2025, 3, 1) and months[-1] == Month.current().first_day
 
 
 def test_backfill_covers_every_team_and_the_organisation_from_the_first_record(team, other_team):
@@ -67,26 +68,30 @@ def test_backfill_covers_every_team_and_the_organisation_from_the_first_record(t
     recompute_all.delay()
     for owner in (team, other_team, None):
         months = list(MetricSnapshot.objects.filter(team=owner).values_list("month", flat=True))
-        assert months[0] == dt.date(2024, 6, 1) and months[-1] == current_month()
+        assert months[0] == dt.date(2024, 6, 1) and months[-1] == Month.current().first_day
     recompute_all.delay()  # idempotent
     assert MetricSnapshot.objects.filter(team__isnull=True).count() == len(months)
 
 
-def test_recent_months_refresh_overdue_counts(team):
-    today = dt.date.today()
+@pytest.mark.parametrize(("now", "yesterday_month"), [
+    (dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), Month(2026, 11)),
+    (dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC), Month(2026, 11)),  # the 1st: yesterday is last month
+])
+def test_recent_months_refresh_overdue_counts(team, clock, now, yesterday_month):
+    clock.move_to(now)
     postmortem = PostMortemFactory(team=team)
-    ActionItemFactory(postmortem=postmortem, due_date=today - dt.timedelta(days=1), status="open")
+    ActionItemFactory(postmortem=postmortem, due_date=now.date() - dt.timedelta(days=1), status="open")
     recompute_recent_months.delay()
-    month = previous_month(current_month()) if today.day == 1 else current_month()
-    assert MetricSnapshot.objects.get(team=team, month=month).action_items_overdue == 1
-    assert set(MetricSnapshot.objects.values_list("month", flat=True)) == {current_month(),
-                                                                             previous_month(current_month())}
+    assert MetricSnapshot.objects.get(team=team, month=yesterday_month.first_day).action_items_overdue == 1
+    current = Month.of(now)
+    assert set(MetricSnapshot.objects.values_list("month", flat=True)) == {current.first_day,
+                                                                             current.previous().first_day}
 
 
 def test_a_change_marks_the_team_and_organisation_stale_then_recomputes(team, django_capture_on_commit_callbacks):
     ExperimentFactory(team=team, started_at=at(2025, 11, 3))
     with django_capture_on_commit_callbacks(execute=True):
-        notify_team_records_changed(team.pk, [at(2025, 11, 3)])
+        ChangeSet().moments(team.pk, at(2025, 11, 3)).emit()
     rows = MetricSnapshot.objects.filter(month=NOVEMBER)
     assert {row.team_id for row in rows} == {team.pk, None}
     assert all(not row.is_stale for row in rows), "in-process: the first change of a burst recomputes at once"
@@ -100,7 +105,7 @@ def test_a_burst_of_100_changes_recomputes_once_in_process(team, django_capture_
         with django_capture_on_commit_callbacks(execute=True):
             for index in range(100):
                 ExperimentFactory(team=team, started_at=at(2025, 11, 3) + dt.timedelta(minutes=index))
-                notify_team_records_changed(team.pk, [at(2025, 11, 3)])
+                ChangeSet().moments(team.pk, at(2025, 11, 3)).emit()
         assert recompute.call_count == 1
     assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
 
@@ -152,7 +157,7 @@ def test_a_change_that_lands_during_a_computation_leaves_the_row_stale(team):
 def test_changes_still_succeed_when_the_broker_is_down(team, broker_down, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         ExperimentFactory(team=team, started_at=at(2025, 11, 3))
-        notify_team_records_changed(team.pk, [at(2025, 11, 3)])
+        ChangeSet().moments(team.pk, at(2025, 11, 3)).emit()
     snapshot = MetricSnapshot.objects.get(team=team, month=NOVEMBER)
     assert snapshot.is_stale, "nothing computed it, pages will"
     assert not scheduling.recompute_is_scheduled()
@@ -168,7 +173,7 @@ def test_recompute_metrics_command(team, capsys):
     call_command("recompute_metrics", "--from", "2025-03", "--to", "2025-03")
     assert MetricSnapshot.objects.filter(month=dt.date(2025, 3, 1)).count() == 3  # 2 teams + organisation
     call_command("recompute_metrics")
-    assert MetricSnapshot.objects.filter(team__isnull=True).latest("month").month == current_month()
+    assert MetricSnapshot.objects.filter(team__isnull=True).latest("month").month == Month.current().first_day
 
 
 @pytest.mark.parametrize("args", [["--team", "nope"], ["--from", "2025-13"], ["--to", "soon"],

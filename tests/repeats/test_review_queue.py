@@ -1,15 +1,21 @@
 """Repeat failures with a human in the loop: automatic links, the review queue, the rule fallback."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from experiments import services as experiment_services
 from experiments.models import Experiment
 from learninghub.insights.repeats.models import CandidateStatus, RepeatCandidate, RepeatDecision
 from learninghub.insights.repeats.selectors import overturn_stats
 from learninghub.insights.repeats.tasks import detect_repeat
+from learninghub.kernel.events import team_records_changed
+from learninghub.kernel.periods import Month
+from learninghub.kernel.queue import enqueue
+from postmortems import services as postmortem_services
 from postmortems.models import PostMortem
 from tests.factories.experiments import ExperimentFactory
 from tests.factories.postmortems import PostMortemFactory
@@ -24,6 +30,18 @@ class BrokenSimilarity:
 
     def scores(self, query, candidates):
         raise RuntimeError("model server unreachable")
+
+
+@pytest.fixture
+def signalled_months():
+    calls = []
+
+    def receiver(sender, team_id, months, **kwargs):
+        calls.append((team_id, months))
+
+    team_records_changed.connect(receiver, dispatch_uid="tests-repeats-signalled")
+    yield calls
+    team_records_changed.disconnect(dispatch_uid="tests-repeats-signalled")
 
 
 def failed_experiment(team, title, hypothesis, days_ago, **extra):
@@ -76,10 +94,62 @@ def test_detection_is_idempotent(team, earlier):
     assert RepeatDecision.objects.count() == 1
 
 
-def test_recording_a_failure_schedules_detection_after_commit(team, earlier, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+def _record_failure(team, user, title, hypothesis, **options):
+    started = NOW - dt.timedelta(days=5)
+    return experiment_services.experiment_create(team=team, user=user, data={
+        "title": title, "hypothesis": hypothesis, "started_at": started, "ended_at": started + dt.timedelta(hours=2),
+        "outcome": "failure", "failure_kind": "system"}, **options)
+
+
+def test_the_service_enqueues_detection_when_the_failure_commits(team, member, earlier,
+                                                                 django_capture_on_commit_callbacks):
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue", wraps=enqueue) as queued:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            later = _record_failure(team, member, earlier.title, earlier.hypothesis)
+        assert not queued.called, "nothing is enqueued before the transaction commits"
+        for callback in callbacks:
+            callback()
+    assert [call.args[1:] for call in queued.call_args_list] == [("experiment", later.pk)]
     assert Experiment.objects.get(pk=later.pk).repeat_of == earlier
+
+
+def test_a_plain_orm_save_enqueues_nothing(team, earlier, django_capture_on_commit_callbacks):
+    """Detection follows the service, not ``post_save``."""
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as queued, \
+            django_capture_on_commit_callbacks(execute=True):
+            later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    assert not queued.called
+    assert Experiment.objects.get(pk=later.pk).repeat_of is None
+
+
+def test_imports_can_switch_detection_off(team, member, earlier, django_capture_on_commit_callbacks):
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as queued, \
+            django_capture_on_commit_callbacks(execute=True):
+            later = _record_failure(team, member, earlier.title, earlier.hypothesis, detect_repeats=False)
+            postmortem = postmortem_services.postmortem_create(
+                team=team, user=member, detect_repeats=False,
+                fields={"title": "Retrieval outage", "what_happened": "- It broke."})
+    assert not queued.called
+    assert Experiment.objects.get(pk=later.pk).repeat_of is None
+    assert not RepeatCandidate.objects.filter(postmortem=postmortem).exists()
+
+
+def test_a_post_mortem_is_sent_to_detection_by_its_service(team, member, django_capture_on_commit_callbacks):
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as queued, \
+            django_capture_on_commit_callbacks(execute=True):
+            postmortem = postmortem_services.postmortem_create(
+                team=team, user=member, fields={"title": "Retrieval outage", "what_happened": "- It broke."})
+    assert [call.args[1:] for call in queued.call_args_list] == [("postmortem", postmortem.pk)]
+
+
+def test_an_automatic_link_goes_through_the_owning_service_and_marks_the_month_stale(
+        team, earlier, signalled_months, django_capture_on_commit_callbacks):
+    later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        detect_repeat.delay("experiment", later.pk)
+    later.refresh_from_db()
+    assert later.repeat_of == earlier and later.version == 2
+    assert (team.pk, frozenset({Month.of(later.ended_at)})) in signalled_months
 
 
 def test_without_the_similarity_model_the_rule_decides_and_only_queues(team, settings):

@@ -11,7 +11,7 @@ class MetricsConfig(AppConfig):
 
         from learninghub.insights.metrics.scheduling import on_team_records_changed
         from learninghub.insights.metrics.sql import register_sqlite_functions
-        from learninghub.kernel.signals import team_records_changed
+        from learninghub.kernel.events import team_records_changed
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="metrics-sqlite-functions")
         team_records_changed.connect(on_team_records_changed, dispatch_uid="metrics-team-records-changed")

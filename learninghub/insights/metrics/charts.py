@@ -7,14 +7,13 @@ builder returns None and the page shows an empty state explaining what to record
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from learninghub.insights.metrics.links import DrillDown, team_dashboard_url
 from learninghub.insights.metrics.models import UNSPECIFIED, MetricSnapshot
-from learninghub.insights.metrics.presenters import month_label
 from learninghub.kernel.charts import base_layout
 from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.periods import Month
 
 MODE_LABELS = {**dict(FailureMode.choices), UNSPECIFIED: "Unspecified"}
 MODE_ORDER = [*FailureMode.values, UNSPECIFIED]
@@ -42,8 +41,8 @@ def _rate_axis(title: str = "") -> dict:
     return {"tickformat": ".0%", "rangemode": "tozero", "title": {"text": title}}
 
 
-def _by_month(snapshots: list[MetricSnapshot], months: list[dt.date]) -> list[MetricSnapshot | None]:
-    found = {s.month: s for s in snapshots}
+def _by_month(snapshots: list[MetricSnapshot], months: list[Month]) -> list[MetricSnapshot | None]:
+    found = {s.period: s for s in snapshots}
     return [found.get(month) for month in months]
 
 
@@ -61,7 +60,7 @@ def score_figure(snapshots, months, team_slug: str) -> dict | None:
     scores = _values(series, "learning_efficiency_score")
     if all(value is None for value in scores):
         return None
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     urls = [team_dashboard_url(team_slug, m, m) for m in months]
     trace = _line("Learning efficiency", x, scores, urls, hovertemplate="%{x}: %{y:.2f}<extra></extra>")
     return {"data": [trace], "layout": _layout(yaxis={"range": [0, 1], "title": {"text": "score"}},
@@ -70,7 +69,7 @@ def score_figure(snapshots, months, team_slug: str) -> dict | None:
 
 def rates_figure(snapshots, months, drill: DrillDown) -> dict | None:
     series = _by_month(snapshots, months)
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     lines = [
         ("Repeat failure rate", "repeat_failure_rate", lambda m: drill.failed_experiments(m, repeat=True)),
         ("Lesson application rate", "lesson_application_rate", lambda m: drill.lessons_in_window(m, applied=True)),
@@ -94,7 +93,7 @@ def velocity_figure(snapshots, months, drill: DrillDown) -> dict | None:
     started = _values(series, "experiments_started")
     if not any(started):
         return None
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     data = [
         {"type": "bar", "name": "Experiments per week", "x": x, "y": _values(series, "experiment_velocity"),
          "customdata": [drill.experiments_started(m) for m in months], "marker": {"color": "#2f5bea"},
@@ -115,7 +114,7 @@ def recovery_figure(snapshots, months, drill: DrillDown) -> dict | None:
     series = _by_month(snapshots, months)
     if not any(_values(series, "recovery_time_samples")) and not any(_values(series, "time_to_detect_samples")):
         return None
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     urls = [drill.postmortems_resolved(m) for m in months]
     data = [
         _line("Recovery, mean", x, _values(series, "failure_recovery_time"), urls, line={"width": 3},
@@ -134,7 +133,7 @@ def failure_modes_figure(snapshots, months, drill: DrillDown) -> dict | None:
     series = _by_month(snapshots, months)
     if not any(_values(series, "failures")):
         return None
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     data = []
     for mode in MODE_ORDER:
         experiments = [(s.experiment_failures_by_mode or {}).get(mode, 0) if s else 0 for s in series]
@@ -158,7 +157,7 @@ def failure_kinds_figure(snapshots, months, drill: DrillDown) -> dict | None:
     series = _by_month(snapshots, months)
     if not any(_values(series, "experiment_failures")):
         return None
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     data = []
     for kind in KIND_ORDER:
         counts = [(s.failures_by_kind or {}).get(kind, 0) if s else 0 for s in series]
@@ -175,7 +174,7 @@ def action_items_figure(snapshots, months, drill: DrillDown) -> dict | None:
     series = _by_month(snapshots, months)
     if not any(_values(series, "action_items_due")):
         return None
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     segments = [("Done", "action_items_done", "done", "#13795b"),
                 ("Won't do", "action_items_wont_do", "wont_do", "#98a2b3"),
                 ("In progress", "action_items_in_progress", "in_progress", "#f79009"),
@@ -195,7 +194,7 @@ def action_items_figure(snapshots, months, drill: DrillDown) -> dict | None:
 def team_scores_figure(teams, snapshots_by_team: dict[int | None, list[MetricSnapshot]], months,
                        organisation_url) -> dict | None:
     """The organisation page: learning efficiency over time, one line per team (and the organisation)."""
-    x = [month_label(m) for m in months]
+    x = [m.short_label for m in months]
     data = []
     for team in teams:
         scores = _values(_by_month(snapshots_by_team.get(team.pk, []), months), "learning_efficiency_score")
@@ -211,7 +210,7 @@ def team_scores_figure(teams, snapshots_by_team: dict[int | None, list[MetricSna
     return {"data": data, "layout": _layout(yaxis={"range": [0, 1], "title": {"text": "score"}}, hovermode="closest")}
 
 
-def team_comparison_figure(teams, snapshots: dict[int, MetricSnapshot], month: dt.date) -> dict | None:
+def team_comparison_figure(teams, snapshots: dict[int, MetricSnapshot], month: Month) -> dict | None:
     """The organisation page: the selected month's rates side by side, one group per team."""
     shown = [team for team in teams if team.pk in snapshots]
     if not shown or all(snapshots[t.pk].learning_efficiency_score is None for t in shown):

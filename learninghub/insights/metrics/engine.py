@@ -44,16 +44,11 @@ from django.db.models.functions import Greatest, TruncDate, TruncMonth
 from django.utils import timezone
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
-from learninghub.insights.metrics.models import (
-    UNSPECIFIED,
-    MetricSnapshot,
-    month_range,
-    next_month,
-)
+from learninghub.insights.metrics.models import UNSPECIFIED, MetricSnapshot
 from learninghub.insights.metrics.sql import HoursBetween, Percentile
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.models import Team
-from learninghub.kernel.signals import month_start
+from learninghub.kernel.periods import Month
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
 logger = logging.getLogger(__name__)
@@ -63,7 +58,9 @@ SCORE_WEIGHTS = {"lesson_application": 0.3, "no_repeat": 0.3, "innovation": 0.2,
 VELOCITY_CAP = 10.0
 UNFINISHED = (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS)
 
-Key = tuple[int | None, dt.date]  # (team id or None for the organisation, first day of month)
+Key = tuple[int | None, Month]  # (team id or None for the organisation, month)
+# Where a month comes in (callers, signals, stored rows), a Month or a date in it is accepted.
+MonthLike = Month | dt.date
 
 
 # --- Definitions (pure functions, the single source of each rule) ---------------------------
@@ -72,10 +69,9 @@ def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def experiment_velocity(started: int, month: dt.date) -> float:
+def experiment_velocity(started: int, month: MonthLike) -> float:
     """Experiments started per week: started ÷ (days in the month ÷ 7); 0 when none."""
-    days = (next_month(month) - month).days
-    return started * 7 / days
+    return started * 7 / Month.of(month).days
 
 
 def learning_efficiency_score(*, lesson_application_rate: float | None, repeat_failure_rate: float | None,
@@ -144,7 +140,7 @@ class Tally:
         self.experiment_by_mode.update(other.experiment_by_mode)
         self.by_kind.update(other.by_kind)
 
-    def snapshot_values(self, month: dt.date) -> dict:
+    def snapshot_values(self, month: Month) -> dict:
         """Every stored field of the snapshot, derived from the counts by the exact definitions."""
         velocity = experiment_velocity(self.started, month)
         innovation = ratio(self.novel, self.started)
@@ -197,13 +193,9 @@ def _month_of(expression) -> TruncMonth:
     return TruncMonth(expression, tzinfo=dt.UTC, output_field=DateField())
 
 
-def _as_month(value: dt.date) -> dt.date:
-    """A month key as a plain date (backends may hand back a datetime for a truncated month)."""
-    return month_start(value)
-
-
-def _utc_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+def _as_month(value: dt.date | dt.datetime) -> Month:
+    """A month truncated by the database (a date; some backends hand back a datetime)."""
+    return Month(value.year, value.month)
 
 
 def _team_q(team_ids: list[int] | None, path: str = "team_id") -> Q:
@@ -220,13 +212,13 @@ def _split_counts(row: dict, prefix: str, total: int) -> Counter:
     return counts
 
 
-def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
-            today: dt.date | None = None) -> tuple[dict[Key, Tally], dict[dt.date, tuple]]:
+def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
+            today: dt.date | None = None) -> tuple[dict[Key, Tally], dict[Month, tuple]]:
     """Grouped counts for every team in ``team_ids`` (None: every team) over the contiguous span
     of ``months``; also the organisation's percentiles when ``team_ids`` is None."""
-    months = sorted(set(months))
+    months = sorted({Month.of(month) for month in months})
     first, last = months[0], months[-1]
-    start, end = _utc_midnight(first), _utc_midnight(next_month(last))
+    start, end = first.start, last.end
     today = today or timezone.localdate()
     tallies: dict[Key, Tally] = defaultdict(Tally)
 
@@ -277,7 +269,7 @@ def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
         tally.recovery_median, tally.recovery_p90 = row["recovery_median"], row["recovery_p90"]
         tally.detect_samples, tally.detect_hours_sum = row["detect_n"], row["detect_sum"] or 0.0
 
-    organisation_percentiles: dict[dt.date, tuple] = {}
+    organisation_percentiles: dict[Month, tuple] = {}
     if team_ids is None:
         for row in (resolved_qs.order_by().values(month=_month_of("resolved_at"))
                     .annotate(median=Percentile(recovery, 0.5), p90=Percentile(recovery, 0.9))):
@@ -287,8 +279,8 @@ def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
 
     on_time = Q(status=ActionItemStatus.DONE, completed_at__isnull=False,
                 completed_on__lte=F("due_date"))
-    items = (ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id"), due_date__gte=first,
-                                       due_date__lt=next_month(last))
+    items = (ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id"), due_date__gte=first.first_day,
+                                       due_date__lte=last.last_day)
              .alias(completed_on=TruncDate("completed_at", tzinfo=dt.UTC))
              .order_by()
              .values(team_id=F("postmortem__team_id"), month=TruncMonth("due_date", output_field=DateField()))
@@ -307,12 +299,12 @@ def collect(months: Iterable[dt.date], team_ids: list[int] | None = None,
     return tallies, organisation_percentiles
 
 
-def _collect_lessons(tallies: dict[Key, Tally], first: dt.date, last: dt.date, team_ids: list[int] | None) -> None:
+def _collect_lessons(tallies: dict[Key, Tally], first: Month, last: Month, team_ids: list[int] | None) -> None:
     """Window and applied counts for months ``first``..``last`` from two grouped event queries."""
-    window_start = _utc_midnight(next_month(first)) - LESSON_WINDOW
-    end = _utc_midnight(next_month(last))
+    window_start = first.end - LESSON_WINDOW
+    end = last.end
     leaves = _month_of(F("documented_at") + LESSON_WINDOW)
-    events: dict[int, Counter] = defaultdict(Counter)  # team → month → change of the window count
+    events: dict[int, Counter] = defaultdict(Counter)  # team → Month → change of the window count
     applied_events: dict[int, Counter] = defaultdict(Counter)
 
     documented = (Lesson.objects.filter(_team_q(team_ids), documented_at__gte=window_start, documented_at__lt=end)
@@ -349,7 +341,7 @@ def _collect_lessons(tallies: dict[Key, Tally], first: dt.date, last: dt.date, t
         team_events, team_applied = events[team_id], applied_events[team_id]
         event_months = sorted(team_events.keys() | team_applied.keys())
         span_start = min(event_months[0], first)
-        for month in month_range(span_start, last):
+        for month in Month.range(span_start, last):
             in_window += team_events.get(month, 0)
             applied += team_applied.get(month, 0)
             if month >= first and (in_window or applied):
@@ -359,11 +351,11 @@ def _collect_lessons(tallies: dict[Key, Tally], first: dt.date, last: dt.date, t
 
 # --- Snapshots ------------------------------------------------------------------------------
 
-def compute(months: Iterable[dt.date], team_ids: list[int] | None = None,
+def compute(months: Iterable[MonthLike], team_ids: list[int] | None = None,
             today: dt.date | None = None) -> dict[Key, dict]:
     """Snapshot values for every (team, month) requested, zeros included, and — when
     ``team_ids`` is None (every team) — the organisation's, keyed ``(None, month)``."""
-    months = sorted(set(months))
+    months = sorted({Month.of(month) for month in months})
     if not months:
         return {}
     tallies, organisation_percentiles = collect(months, team_ids, today=today)
@@ -374,7 +366,7 @@ def compute(months: Iterable[dt.date], team_ids: list[int] | None = None,
         for month in months:
             values[team_id, month] = tallies.get((team_id, month), Tally()).snapshot_values(month)
     if team_ids is None:
-        organisation: dict[dt.date, Tally] = defaultdict(Tally)
+        organisation: dict[Month, Tally] = defaultdict(Tally)
         for (_team_id, month), tally in tallies.items():
             if month in wanted:
                 organisation[month].add(tally)
@@ -385,24 +377,24 @@ def compute(months: Iterable[dt.date], team_ids: list[int] | None = None,
     return values
 
 
-def recompute(months: Iterable[dt.date], team_ids: list[int] | None = None) -> int:
+def recompute(months: Iterable[MonthLike], team_ids: list[int] | None = None) -> int:
     """Compute and store snapshots (see ``compute``); return how many were written.
 
     Idempotent: rows are upserted on (team, month). Each row records the ``dirty_version`` it
     had before the computation started, so writes that land meanwhile keep it stale.
     """
-    months = sorted(set(months))
+    months = sorted({Month.of(month) for month in months})
     if not months:
         return 0
     started = time.perf_counter()
-    scope = MetricSnapshot.objects.filter(month__gte=months[0], month__lte=months[-1])
+    scope = MetricSnapshot.objects.filter(month__gte=months[0].first_day, month__lte=months[-1].first_day)
     if team_ids is not None:
         scope = scope.filter(team_id__in=team_ids)
-    versions = {(team_id, month): version
+    versions = {(team_id, Month.of(month)): version
                 for team_id, month, version in scope.order_by().values_list("team_id", "month", "dirty_version")}
     values = compute(months, team_ids)
     now = timezone.now()
-    rows = [{"team_id": team_id, "month": month, **figures, "computed_at": now,
+    rows = [{"team_id": team_id, "month": month.first_day, **figures, "computed_at": now,
              "dirty_version": versions.get((team_id, month), 0),
              "computed_version": versions.get((team_id, month), 0)}
             for (team_id, month), figures in values.items()]
@@ -458,23 +450,23 @@ def _upsert(rows: list[dict], *, organisation: bool) -> None:
 
 # --- What to compute -------------------------------------------------------------------------
 
-def data_months(team_ids: list[int] | None = None, until: dt.date | None = None) -> list[dt.date]:
+def data_months(team_ids: list[int] | None = None, until: MonthLike | None = None) -> list[Month]:
     """Every month from the first one with any record (of ``team_ids``) to ``until`` (default:
     the current month); empty when there are no records."""
-    until = month_start(until or timezone.now().astimezone(dt.UTC))
+    until = Month.of(until) if until else Month.current()
     earliest = [
         *Experiment.objects.filter(_team_q(team_ids)).aggregate(s=Min("started_at"), e=Min("ended_at")).values(),
         *PostMortem.objects.filter(_team_q(team_ids)).aggregate(o=Min("occurred_at"), r=Min("resolved_at")).values(),
         *Lesson.objects.filter(_team_q(team_ids)).aggregate(d=Min("documented_at")).values(),
         *ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id")).aggregate(d=Min("due_date")).values(),
     ]
-    moments = [month_start(moment) for moment in earliest if moment is not None]
+    moments = [Month.of(moment) for moment in earliest if moment is not None]
     if not moments:
         return []
-    return month_range(min(min(moments), until), until)
+    return Month.range(min(min(moments), until), until)
 
 
-def recompute_all(until: dt.date | None = None) -> int:
+def recompute_all(until: MonthLike | None = None) -> int:
     """Backfill: every team and the organisation, over every month with data."""
     return recompute(data_months(until=until))
 
@@ -486,18 +478,25 @@ def recompute_stale() -> int:
     return recompute(months) if months else 0
 
 
-def mark_stale(team_id: int, months: Iterable[dt.date]) -> None:
-    """Record that ``team_id``'s records (and so the organisation's) changed in ``months``.
+def mark_stale(team_id: int, months: Iterable[MonthLike], now: dt.datetime | None = None) -> None:
+    """Record that ``team_id``'s records (and so the organisation's) changed in ``months``
+    (:class:`Month` values or the first days the snapshots store).
 
-    Two statements whatever happens next: create missing snapshot rows (never computed), then
-    bump ``dirty_version`` on the team's and the organisation's rows for those months.
+    Two statements whatever happens next: create missing snapshot rows (never computed) up to
+    the current month, then bump ``dirty_version`` on the team's and the organisation's existing
+    rows for every month given. Later months (a lesson's window reaches a year ahead) get no new
+    rows: a month nobody computed yet is computed fresh when it is first needed, and one already
+    computed (say for an action item due then) is marked stale like any other.
     """
-    months = sorted({month_start(month) for month in months})
+    months = sorted({Month.of(month) for month in months})
     if not months:
         return
+    current = Month.current(now)
     MetricSnapshot.objects.bulk_create(
-        [MetricSnapshot(team_id=key, month=month) for month in months for key in (team_id, None)],
+        [MetricSnapshot(team_id=key, month=month.first_day) for month in months if month <= current
+         for key in (team_id, None)],
         ignore_conflicts=True,
     )
-    (MetricSnapshot.objects.filter(Q(team_id=team_id) | Q(team__isnull=True), month__in=months)
+    (MetricSnapshot.objects.filter(Q(team_id=team_id) | Q(team__isnull=True),
+                                   month__in=[month.first_day for month in months])
      .update(dirty_version=F("dirty_version") + 1))

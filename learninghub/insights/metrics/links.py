@@ -3,12 +3,13 @@
 The lists belong to other apps; their URL names are resolved lazily and a list that does not
 exist (yet) gives ``None`` (the number is then shown without a link) instead of an error.
 Query parameters follow the shared vocabulary (``X_after`` on or after, ``X_before`` strictly
-before, YYYY-MM-DD).
+before). Moments are passed as UTC ISO datetimes (``Month.query_bounds``): the lists read a bare
+date as local midnight, which is not where a UTC month begins. Due dates are calendar days, so
+they are passed as dates (``Month.day_bounds``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -17,7 +18,8 @@ from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
 
 from learninghub.insights.metrics.engine import LESSON_WINDOW
-from learninghub.insights.metrics.models import UNSPECIFIED, next_month
+from learninghub.insights.metrics.models import UNSPECIFIED
+from learninghub.kernel.periods import Month, utc_iso
 
 EXPERIMENTS = "experiments:list"
 LESSONS = "experiments:lessons"
@@ -42,7 +44,7 @@ def _forget_paths(setting: str, **kwargs) -> None:
 
 def _query(params: dict) -> str:
     """``urlencode`` for the simple values used here (slugs, dates, choices), without its overhead."""
-    return "&".join(f"{key}={quote(str(value), safe='')}" for key, value in params.items()
+    return "&".join(f"{key}={quote(str(value), safe=':')}" for key, value in params.items()
                     if value not in (None, ""))
 
 
@@ -69,17 +71,18 @@ class DrillDown:
         return f"{base}?{query}" if query else base
 
     @staticmethod
-    def _bounds(month: dt.date) -> tuple[str, str]:
-        return month.isoformat(), next_month(month).isoformat()
+    def _bounds(month: Month) -> tuple[str, str]:
+        bounds = month.query_bounds()
+        return bounds["after"], bounds["before"]
 
-    def experiments_started(self, month: dt.date, **extra) -> str | None:
+    def experiments_started(self, month: Month, **extra) -> str | None:
         after, before = self._bounds(month)
         return self._url(EXPERIMENTS, started_after=after, started_before=before, **extra)
 
-    def novel_experiments(self, month: dt.date) -> str | None:
+    def novel_experiments(self, month: Month) -> str | None:
         return self.experiments_started(month, is_novel="true")
 
-    def failed_experiments(self, month: dt.date, *, failure_mode: str = "", failure_kind: str = "",
+    def failed_experiments(self, month: Month, *, failure_mode: str = "", failure_kind: str = "",
                            repeat: bool = False) -> str | None:
         after, before = self._bounds(month)
         return self._url(EXPERIMENTS, outcome="failure",
@@ -87,30 +90,30 @@ class DrillDown:
                          failure_kind="" if failure_kind == UNSPECIFIED else failure_kind,
                          ended_after=after, ended_before=before, repeat="true" if repeat else "")
 
-    def postmortems_occurred(self, month: dt.date, *, failure_mode: str = "", repeat: bool = False) -> str | None:
+    def postmortems_occurred(self, month: Month, *, failure_mode: str = "", repeat: bool = False) -> str | None:
         after, before = self._bounds(month)
         return self._url(POSTMORTEMS, failure_mode="" if failure_mode == UNSPECIFIED else failure_mode,
                          occurred_after=after, occurred_before=before, repeat="true" if repeat else "")
 
-    def postmortems_resolved(self, month: dt.date) -> str | None:
+    def postmortems_resolved(self, month: Month) -> str | None:
         after, before = self._bounds(month)
         return self._url(POSTMORTEMS, resolved_after=after, resolved_before=before)
 
-    def lessons_in_window(self, month: dt.date, *, applied: bool = False) -> str | None:
-        end = next_month(month)
-        start = end - dt.timedelta(days=LESSON_WINDOW.days)
-        return self._url(LESSONS, documented_after=start.isoformat(), documented_before=end.isoformat(),
-                         applied_before=end.isoformat() if applied else "")
+    def lessons_in_window(self, month: Month, *, applied: bool = False) -> str | None:
+        """Lessons documented in ``[end − 365 days, end)`` (and applied before ``end``)."""
+        start, end = utc_iso(month.end - LESSON_WINDOW), utc_iso(month.end)
+        return self._url(LESSONS, documented_after=start, documented_before=end,
+                         applied_before=end if applied else "")
 
-    def action_items_due(self, month: dt.date, **extra) -> str | None:
-        after, before = self._bounds(month)
-        return self._url(ACTION_ITEMS, due_after=after, due_before=before, **extra)
+    def action_items_due(self, month: Month, **extra) -> str | None:
+        bounds = month.day_bounds()
+        return self._url(ACTION_ITEMS, due_after=bounds["after"], due_before=bounds["before"], **extra)
 
 
-def team_dashboard_url(slug: str, first: dt.date | None = None, last: dt.date | None = None) -> str | None:
+def team_dashboard_url(slug: str, first: Month | None = None, last: Month | None = None) -> str | None:
     params = {}
     if first:
-        params["from"] = f"{first:%Y-%m}"
+        params["from"] = first.key
     if last:
-        params["to"] = f"{last:%Y-%m}"
+        params["to"] = last.key
     return build_url("dashboards:team", slug, **params)

@@ -11,12 +11,10 @@ started in ``computed_version``. A snapshot is fresh when both are equal.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db import models
 from django.db.models import F, Q
 
-from learninghub.kernel.signals import month_start
+from learninghub.kernel.periods import Month
 
 # Failures without a failure mode / kind are counted under this key.
 UNSPECIFIED = "unspecified"
@@ -29,9 +27,9 @@ class MetricSnapshotQuerySet(models.QuerySet):
     def organisation(self) -> MetricSnapshotQuerySet:
         return self.filter(team__isnull=True)
 
-    def between(self, first: dt.date, last: dt.date) -> MetricSnapshotQuerySet:
-        """Months ``first`` to ``last`` inclusive (both first days of months)."""
-        return self.filter(month__gte=first, month__lte=last)
+    def between(self, first: Month, last: Month) -> MetricSnapshotQuerySet:
+        """Months ``first`` to ``last`` inclusive."""
+        return self.filter(month__gte=Month.of(first).first_day, month__lte=Month.of(last).first_day)
 
     def stale(self) -> MetricSnapshotQuerySet:
         return self.filter(Q(computed_at__isnull=True) | Q(dirty_version__gt=F("computed_version")))
@@ -118,12 +116,9 @@ class MetricSnapshot(models.Model):
         return self.computed_at is None or self.dirty_version > self.computed_version
 
     @property
-    def month_end(self) -> dt.date:
-        return next_month(self.month)
-
-    @property
-    def days_in_month(self) -> int:
-        return (self.month_end - self.month).days
+    def period(self) -> Month:
+        """The month as a :class:`Month` (``month`` stores its first day)."""
+        return Month.of(self.month)
 
     @property
     def postmortem_failures_by_mode(self) -> dict[str, int]:
@@ -138,32 +133,3 @@ class MetricSnapshot(models.Model):
     @property
     def action_items_unfinished(self) -> int:
         return self.action_items_open + self.action_items_in_progress
-
-
-def next_month(month: dt.date) -> dt.date:
-    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def previous_month(month: dt.date) -> dt.date:
-    return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
-
-
-def shift_months(month: dt.date, count: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + count
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def current_month() -> dt.date:
-    """The current UTC calendar month."""
-    from django.utils import timezone
-
-    return month_start(timezone.now().astimezone(dt.UTC))
-
-
-def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
-    """Every first-of-month from ``first`` to ``last`` inclusive."""
-    months, current = [], month_start(first)
-    while current <= last:
-        months.append(current)
-        current = next_month(current)
-    return months

@@ -3,17 +3,13 @@ ratio, and monthly table rows. Every number carries the URL of the records behin
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from learninghub.insights.metrics.links import DrillDown, team_dashboard_url
 from learninghub.insights.metrics.models import MetricSnapshot
+from learninghub.kernel.periods import Month
 
 Part = tuple[str, str | None]  # text, and the URL it links to (None: plain text)
-
-
-def month_label(month: dt.date) -> str:
-    return f"{month:%b %Y}"
 
 
 def fmt_rate(value: float | None) -> str:
@@ -78,8 +74,8 @@ def metric_cards(snapshot: MetricSnapshot, previous: MetricSnapshot | None, dril
                  score_url: str | None = None) -> list[Card]:
     """The cards of one month: each metric, its change from the month before, and the counts
     behind it as linked sentences ("1 of 4 failures were repeats")."""
-    s, p, month = snapshot, previous, snapshot.month
-    name = f"{month:%B}"
+    s, p, month = snapshot, previous, snapshot.period
+    name = month.first_day.strftime("%B")
 
     def prev(attribute: str):
         return getattr(p, attribute) if p is not None else None
@@ -95,7 +91,7 @@ def metric_cards(snapshot: MetricSnapshot, previous: MetricSnapshot | None, dril
              drill.experiments_started(month), unit="per week",
              delta=delta(s.experiment_velocity, prev("experiment_velocity"), kind="velocity"),
              lines=[[(plural(s.experiments_started, "experiment"), drill.experiments_started(month)),
-                     (f" started in {name} ({s.days_in_month} days)", None)]]),
+                     (f" started in {name} ({month.days} days)", None)]]),
         Card("innovation", "Innovation index", fmt_rate(s.innovation_index), drill.novel_experiments(month),
              delta=delta(s.innovation_index, prev("innovation_index"), kind="rate"),
              lines=[[(f"{s.experiments_novel:,}", drill.novel_experiments(month)), (" of ", None),
@@ -161,10 +157,9 @@ def month_rows(snapshots: list[MetricSnapshot], drill: DrillDown) -> list[dict]:
     """The monthly table, newest first: every figure and count, each count a link."""
     rows = []
     for s in sorted(snapshots, key=lambda snapshot: snapshot.month, reverse=True):
-        m = s.month
+        m = s.period
         rows.append({
-            "month": month_label(m),
-            "month_date": m,
+            "month": m.short_label,
             "cells": [
                 Cell(f"{s.experiments_started:,}", drill.experiments_started(m), "Experiments started"),
                 Cell(f"{s.experiments_novel:,}", drill.novel_experiments(m), "Novel experiments"),
@@ -200,7 +195,7 @@ MONTH_TABLE_HEADINGS = ["Started", "Novel", "Per week", "Innovation", "Failed ex
                         "Detect", "Items on time", "Overdue", "Completion", "Score"]
 
 
-def team_comparison_rows(teams, snapshots: dict[int, MetricSnapshot], month: dt.date, my_team_ids: set[int]) -> list:
+def team_comparison_rows(teams, snapshots: dict[int, MetricSnapshot], month: Month, my_team_ids: set[int]) -> list:
     """One row per team for the selected month (teams without a snapshot show dashes)."""
     rows = []
     for team in teams:

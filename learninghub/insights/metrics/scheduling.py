@@ -2,7 +2,8 @@
 
 The scheme:
 
-1. Apps send ``team_records_changed(team_id, months)`` after their transaction commits.
+1. Apps' services emit a ChangeSet (``learninghub.kernel.events``) when their transaction
+   commits: ``team_records_changed(team_id, months)`` for every month the write can change.
 2. ``mark_stale`` records it in the database, in two statements: the team's and the
    organisation's snapshots for those months get their ``dirty_version`` bumped (rows are
    created if missing). The snapshot table itself is the set of pending work, so nothing is
@@ -52,7 +53,8 @@ def tasks_in_process() -> bool:
 
 
 def on_team_records_changed(sender, team_id: int, months, **kwargs) -> None:
-    """Receiver of ``learninghub.kernel.signals.team_records_changed``."""
+    """Receiver of ``learninghub.kernel.events.team_records_changed``; ``months`` are
+    :class:`~learninghub.kernel.periods.Month` values (first-day dates work too)."""
     engine.mark_stale(team_id, months)
     schedule_recompute()
 

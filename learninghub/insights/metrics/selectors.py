@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from learninghub.insights.metrics import engine
 from learninghub.insights.metrics.models import MetricSnapshot
 from learninghub.insights.metrics.scheduling import recompute_is_scheduled
+from learninghub.kernel.periods import Month
 
-Key = tuple[int | None, dt.date]
+Key = tuple[int | None, Month]
 
 
 @dataclass
@@ -25,10 +26,10 @@ class SnapshotSet:
     computed_live: bool = False  # some figures were computed for this request
     pending: bool = False  # some figures are stale, and a scheduled recomputation will refresh them
 
-    def get(self, team_id: int | None, month: dt.date) -> MetricSnapshot | None:
+    def get(self, team_id: int | None, month: Month) -> MetricSnapshot | None:
         return self.rows.get((team_id, month))
 
-    def series(self, team_id: int | None, months: list[dt.date]) -> list[MetricSnapshot]:
+    def series(self, team_id: int | None, months: list[Month]) -> list[MetricSnapshot]:
         return [self.rows[team_id, month] for month in months if (team_id, month) in self.rows]
 
     @property
@@ -38,10 +39,10 @@ class SnapshotSet:
         return min(moments) if moments else None
 
 
-def snapshot_set(months: list[dt.date], *, team_ids: list[int], organisation: bool = False) -> SnapshotSet:
+def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool = False) -> SnapshotSet:
     """Snapshots of ``team_ids`` (and of the organisation) for ``months``: one query when all are
     fresh; otherwise the missing or unscheduled-stale ones are computed first (one engine run)."""
-    months = sorted(set(months))
+    months = sorted({Month.of(month) for month in months})
     expected = [(team_id, month) for team_id in team_ids for month in months]
     if organisation:
         expected += [(None, month) for month in months]
@@ -64,7 +65,7 @@ def snapshot_set(months: list[dt.date], *, team_ids: list[int], organisation: bo
     return result
 
 
-def _read(months: list[dt.date], team_ids: list[int], organisation: bool) -> dict[Key, MetricSnapshot]:
+def _read(months: list[Month], team_ids: list[int], organisation: bool) -> dict[Key, MetricSnapshot]:
     queryset = MetricSnapshot.objects.between(months[0], months[-1])
     if organisation and team_ids:
         queryset = queryset.filter(team_id__in=team_ids) | queryset.filter(team__isnull=True)
@@ -73,4 +74,4 @@ def _read(months: list[dt.date], team_ids: list[int], organisation: bool) -> dic
     else:
         queryset = queryset.filter(team_id__in=team_ids)
     wanted = set(months)
-    return {(row.team_id, row.month): row for row in queryset if row.month in wanted}
+    return {(row.team_id, row.period): row for row in queryset if row.period in wanted}

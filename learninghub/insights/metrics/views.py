@@ -3,49 +3,36 @@ fixed number of queries; missing or stale figures are computed in-process and la
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from learninghub.insights.metrics import charts
 from learninghub.insights.metrics.links import DrillDown, build_url, team_dashboard_url
-from learninghub.insights.metrics.models import current_month, month_range, next_month, previous_month, shift_months
-from learninghub.insights.metrics.presenters import (
-    MONTH_TABLE_HEADINGS,
-    metric_cards,
-    month_label,
-    month_rows,
-    team_comparison_rows,
-)
+from learninghub.insights.metrics.presenters import MONTH_TABLE_HEADINGS, metric_cards, month_rows, team_comparison_rows
 from learninghub.insights.metrics.selectors import snapshot_set
 from learninghub.insights.repeats.selectors import overturn_stats
 from learninghub.kernel.models import Team
-from learninghub.kernel.permissions import team_ids_for
+from learninghub.kernel.periods import Month
+from learninghub.kernel.policy import team_ids_for
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
-EARLIEST = dt.date(2000, 1, 1)
 
 
 class MonthField(forms.CharField):
-    """A calendar month as YYYY-MM (what ``<input type="month">`` sends)."""
+    """A calendar month as YYYY-MM (what ``<input type="month">`` sends), read by ``Month.parse``."""
 
     widget = forms.DateInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
-    default_error_messages = {"invalid": "Enter a month as YYYY-MM."}
 
-    def to_python(self, value):
+    def to_python(self, value) -> Month | None:
         value = super().to_python(value).strip()
         if not value:
             return None
         try:
-            month = dt.date.fromisoformat(f"{value}-01")
+            return Month.parse(value)
         except ValueError as exc:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
-        if month < EARLIEST or month > shift_months(current_month(), 12):
-            raise forms.ValidationError("Choose a month between 2000 and next year.", code="out_of_range")
-        return month
+            raise forms.ValidationError(str(exc), code="invalid") from exc
 
 
 class MonthRangeForm(forms.Form):
@@ -61,26 +48,26 @@ class MonthRangeForm(forms.Form):
         first, last = cleaned.get("from"), cleaned.get("to")
         if first and last and first > last:
             self.add_error("to", "The end month must not be before the start month.")
-        elif first and len(month_range(first, last or current_month())) > MAX_MONTHS:
+        elif first and len(Month.range(first, last or Month.current())) > MAX_MONTHS:
             self.add_error("from", f"Show at most {MAX_MONTHS} months at a time.")
         return cleaned
 
-    def months(self) -> list[dt.date]:
+    def months(self) -> list[Month]:
         """The chosen months; the default range when the input is missing or invalid."""
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        last = data.get("to") or current_month()
-        first = data.get("from") or shift_months(last, -(DEFAULT_MONTHS - 1))
+        last = data.get("to") or Month.current()
+        first = data.get("from") or last.shift(-(DEFAULT_MONTHS - 1))
         if first > last:
-            first = shift_months(last, -(DEFAULT_MONTHS - 1))
-        return month_range(first, last)
+            first = last.shift(-(DEFAULT_MONTHS - 1))
+        return Month.range(first, last)
 
 
 class MonthForm(forms.Form):
     month = MonthField(required=False, label="Month")
 
-    def selected(self) -> dt.date:
+    def selected(self) -> Month:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        return data.get("month") or current_month()
+        return data.get("month") or Month.current()
 
 
 def _status(snapshots) -> dict:
@@ -94,13 +81,13 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     my_team_ids = team_ids_for(request.user)
     form = MonthForm(request.GET or None)
     month = form.selected()
-    months = month_range(shift_months(month, -(DEFAULT_MONTHS - 1)), month)
+    months = Month.range(month.shift(-(DEFAULT_MONTHS - 1)), month)
     snapshots = snapshot_set(months, team_ids=[team.pk for team in teams], organisation=True)
     current = snapshots.get(None, month)
     drill = DrillDown(None)
 
-    def organisation_url(m: dt.date) -> str | None:
-        return build_url("home", month=f"{m:%Y-%m}")
+    def organisation_url(m: Month) -> str | None:
+        return build_url("home", month=m.key)
 
     by_team: dict[int | None, list] = {}
     for (team_id, _month), snapshot in snapshots.rows.items():
@@ -111,10 +98,10 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "month": month,
-        "month_label": f"{month:%B %Y}",
-        "previous_month_url": organisation_url(previous_month(month)),
-        "next_month_url": organisation_url(next_month(month)) if month < current_month() else None,
-        "cards": metric_cards(current, snapshots.get(None, previous_month(month)), drill) if current else [],
+        "month_label": month.label,
+        "previous_month_url": organisation_url(month.previous()),
+        "next_month_url": organisation_url(month.next()) if month < Month.current() else None,
+        "cards": metric_cards(current, snapshots.get(None, month.previous()), drill) if current else [],
         "has_data": any(s.experiments_started or s.failures or s.lessons_in_window or s.action_items_due
                         or s.postmortems_resolved for s in by_team.get(None, [])),
         "trend_json": charts.to_json(trend) if trend else None,
@@ -135,7 +122,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     form = MonthRangeForm(request.GET or None)
     months = form.months()
     last = months[-1]
-    snapshots = snapshot_set(sorted({previous_month(last), *months}), team_ids=[team.pk])
+    snapshots = snapshot_set(sorted({last.previous(), *months}), team_ids=[team.pk])
     series = snapshots.series(team.pk, months)
     drill = DrillDown(team.slug)
     current = snapshots.get(team.pk, last)
@@ -172,16 +159,16 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "team": team,
         "form": form,
         "months": months,
-        "range_label": f"{month_label(months[0])} – {month_label(last)}",
-        "last_label": f"{last:%B %Y}",
-        "cards": metric_cards(current, snapshots.get(team.pk, previous_month(last)), drill,
+        "range_label": f"{months[0].short_label} – {last.short_label}",
+        "last_label": last.label,
+        "cards": metric_cards(current, snapshots.get(team.pk, last.previous()), drill,
                               score_url=team_dashboard_url(team.slug, last, last)) if current else [],
         "panels": panels,
         "headings": MONTH_TABLE_HEADINGS,
         "rows": month_rows(series, drill),
         "status": _status(snapshots),
         "other_teams": [(name, team_dashboard_url(other_slug)) for name, other_slug in other_teams],
-        "api_url": build_url("api-metrics", team=team.slug, **{"from": f"{months[0]:%Y-%m}", "to": f"{last:%Y-%m}"}),
+        "api_url": build_url("api-metrics", team=team.slug, **{"from": months[0].key, "to": last.key}),
         "repeat_review": overturn_stats(team.pk),
         "review_queue_url": build_url("repeats:queue", team=team.slug),
     }

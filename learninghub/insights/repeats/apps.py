@@ -7,4 +7,7 @@ class RepeatsConfig(AppConfig):
     verbose_name = "Repeat-failure detection"
 
     def ready(self) -> None:
-        from learninghub.insights.repeats import receivers  # noqa: F401 - connects the post_save receivers
+        from learninghub.insights.repeats.tasks import on_failure_recorded
+        from learninghub.kernel.events import failure_recorded
+
+        failure_recorded.connect(on_failure_recorded, dispatch_uid="repeats-failure-recorded")

@@ -1,7 +1,7 @@
 """Demo data for the review queue: one automatic link, one overturned, one waiting for a lead.
 
-Each failure is recorded like any other (the detector runs on save); idempotent by
-external id / title.
+Each failure is recorded like any other, through its app's service, then compared with the
+earlier ones here (so the summary can count the outcome); idempotent by external id / title.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ import datetime as dt
 
 from django.utils import timezone
 
+from experiments import services as experiment_services
 from experiments.models import Experiment, FailureKind, Outcome
 from learninghub.insights.repeats import services
 from learninghub.insights.repeats.models import CandidateStatus, FailureType, RepeatCandidate
 from learninghub.kernel.choices import FailureMode
+from postmortems import services as postmortem_services
 from postmortems.models import PostMortem, PostMortemStatus, Severity
 
 OOM = "torch.OutOfMemoryError"
@@ -25,12 +27,11 @@ def _failed_experiment(*, team, user, external_id: str, title: str, hypothesis: 
     if existing:
         return existing
     started = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) - dt.timedelta(days=days_ago)
-    return Experiment.objects.create(
-        team=team, created_by=user, external_id=external_id, title=title, hypothesis=hypothesis,
-        started_at=started, ended_at=started + dt.timedelta(hours=3), outcome=Outcome.FAILURE,
-        failure_kind=FailureKind.SYSTEM, failure_mode=FailureMode.INFRASTRUCTURE,
-        error_type=error[0], error_message=error[1],
-    )
+    return experiment_services.experiment_create(team=team, user=user, detect_repeats=False, data={
+        "external_id": external_id, "title": title, "hypothesis": hypothesis, "started_at": started,
+        "ended_at": started + dt.timedelta(hours=3), "outcome": Outcome.FAILURE, "failure_kind": FailureKind.SYSTEM,
+        "failure_mode": FailureMode.INFRASTRUCTURE, "error_type": error[0], "error_message": error[1],
+    })
 
 
 def seed(kernel) -> str:
@@ -49,15 +50,15 @@ def seed(kernel) -> str:
                                            title="Training data had nulls after a feature pipeline change").first()
     if postmortem is None:
         occurred = timezone.now().replace(hour=6, minute=0, second=0, microsecond=0) - dt.timedelta(days=6)
-        postmortem = PostMortem.objects.create(
-            team=teams["data-platform"], created_by=users["dave"], severity=Severity.SEV3,
-            title="Training data had nulls after a feature pipeline change",
-            occurred_at=occurred, detected_at=occurred + dt.timedelta(hours=5),
-            resolved_at=occurred + dt.timedelta(hours=30), failure_mode=FailureMode.DATA_QUALITY,
-            what_happened="- A feature column was null for a day after a pipeline change.",
-            root_cause="- No validation between the feature pipeline and training.",
-            status=PostMortemStatus.DRAFT,
-        )
+        postmortem = postmortem_services.postmortem_create(
+            team=teams["data-platform"], user=users["dave"], detect_repeats=False, notify_owners=False, fields={
+                "severity": Severity.SEV3, "title": "Training data had nulls after a feature pipeline change",
+                "occurred_at": occurred, "detected_at": occurred + dt.timedelta(hours=5),
+                "resolved_at": occurred + dt.timedelta(hours=30), "failure_mode": FailureMode.DATA_QUALITY,
+                "what_happened": "- A feature column was null for a day after a pipeline change.",
+                "root_cause": "- No validation between the feature pipeline and training.",
+                "status": PostMortemStatus.DRAFT,
+            })
     for failure_type, record in [(FailureType.EXPERIMENT, linked), (FailureType.EXPERIMENT, overturned),
                                  (FailureType.POSTMORTEM, postmortem)]:
         services.detect_repeat(failure_type=failure_type, failure_id=record.pk)

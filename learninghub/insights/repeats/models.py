@@ -31,7 +31,12 @@ class RepeatCandidateQuerySet(models.QuerySet):
 
 
 class RepeatCandidate(models.Model):
-    """A later failure that may repeat an earlier one of the same type and team."""
+    """A later failure that may repeat an earlier one of the same team.
+
+    The earlier failure may be of the other kind (a post-mortem repeating a failed experiment's
+    cause, or the reverse); ``matched_terms`` are the words that made them match, shown in the
+    review queue as "why it matched".
+    """
 
     team = models.ForeignKey("learninghub.Team", on_delete=models.CASCADE, related_name="repeat_candidates")
     failure_type = models.CharField(max_length=20, choices=FailureType.choices)
@@ -45,6 +50,7 @@ class RepeatCandidate(models.Model):
                                            on_delete=models.CASCADE, related_name="+")
     score = models.FloatField(help_text="Similarity 0–1 (for the rule: share of shared root-cause words)")
     method = models.CharField(max_length=20, choices=Method.choices)
+    matched_terms = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=CandidateStatus.choices, default=CandidateStatus.PENDING)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="repeat_decisions")
@@ -61,12 +67,11 @@ class RepeatCandidate(models.Model):
             models.UniqueConstraint(fields=["postmortem"], condition=Q(postmortem__isnull=False),
                                     name="one_repeat_candidate_per_postmortem"),
             models.CheckConstraint(
-                condition=(Q(failure_type="experiment", experiment__isnull=False, earlier_experiment__isnull=False,
-                             postmortem__isnull=True, earlier_postmortem__isnull=True)
-                           | Q(failure_type="postmortem", postmortem__isnull=False,
-                               earlier_postmortem__isnull=False, experiment__isnull=True,
-                               earlier_experiment__isnull=True)),
-                name="repeat_candidate_pairs_one_type",
+                condition=((Q(failure_type="experiment", experiment__isnull=False, postmortem__isnull=True)
+                            | Q(failure_type="postmortem", postmortem__isnull=False, experiment__isnull=True))
+                           & (Q(earlier_experiment__isnull=False, earlier_postmortem__isnull=True)
+                              | Q(earlier_experiment__isnull=True, earlier_postmortem__isnull=False))),
+                name="repeat_candidate_one_failure_one_earlier",
             ),
         ]
         indexes = [models.Index(fields=["team", "status"])]
@@ -81,6 +86,15 @@ class RepeatCandidate(models.Model):
     @property
     def earlier(self):
         return self.earlier_experiment or self.earlier_postmortem
+
+    @property
+    def earlier_type(self) -> str:
+        return FailureType.EXPERIMENT if self.earlier_experiment_id else FailureType.POSTMORTEM
+
+    @property
+    def is_cross_kind(self) -> bool:
+        """The earlier failure is of the other kind, so ``repeat_of`` (same kind) cannot point at it."""
+        return self.earlier_type != self.failure_type
 
 
 class RepeatDecision(models.Model):

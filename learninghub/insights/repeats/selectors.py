@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from learninghub.insights.repeats.models import CandidateStatus, RepeatCandidate
+from learninghub.kernel.policy import restricted_postmortem_q
 
 QUEUE_VIEWS = {
     "pending": Q(status=CandidateStatus.PENDING),
@@ -18,10 +19,8 @@ QUEUE_VIEWS = {
 def review_queue(*, view: str = "pending", team_id: int | None = None, user) -> QuerySet[RepeatCandidate]:
     """Candidates for the queue page; restricted post-mortems of other teams stay hidden."""
     queryset = RepeatCandidate.objects.filter(QUEUE_VIEWS.get(view, QUEUE_VIEWS["pending"])).for_team(team_id)
-    if not user.is_superuser:
-        restricted = Q(postmortem__restricted=True) | Q(earlier_postmortem__restricted=True)
-        hidden = Q(failure_type="postmortem") & restricted
-        queryset = queryset.exclude(hidden & ~Q(team__memberships__user=user))
+    queryset = queryset.filter(restricted_postmortem_q(user, "postmortem__"),
+                               restricted_postmortem_q(user, "earlier_postmortem__"))
     return queryset.select_related(
         "team", "experiment", "earlier_experiment", "postmortem", "earlier_postmortem", "decided_by"
     ).order_by("-created_at", "-id")

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 from learninghub.insights.repeats import selectors, services
 from learninghub.insights.repeats.models import RepeatCandidate
 from learninghub.kernel.models import Team
-from learninghub.kernel.permissions import lead_team_ids_for, team_ids_for
 
 ACTIONS = {
     "confirm": (services.confirm_candidate, "Confirmed: the failure is now marked as a repeat."),
@@ -37,8 +36,6 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "team": team,
         "teams": Team.objects.all(),
         "querystring_without_page": query.urlencode(),
-        "lead_team_ids": lead_team_ids_for(request.user),
-        "member_team_ids": team_ids_for(request.user),
         "stats": selectors.overturn_stats(team.pk if team else None),
         "views": [("pending", "Waiting for review"), ("automatic", "Automatic links"), ("decided", "Decisions")],
     }

@@ -21,9 +21,12 @@ class TeamSlugField(serializers.SlugRelatedField):
 
 
 def expected_version(request, data: dict) -> int | None:
-    """The version an update is based on: the If-Match header (``"3"`` or ``W/"3"``) or ``version``."""
-    header = request.headers.get("If-Match")
-    raw = header.strip().removeprefix("W/").strip('"') if header else data.get("version")
+    """The version an update is based on: the If-Match header (the ETag ``W/"3"``, or ``"3"``) or
+    ``version`` in the body. ``If-Match: *`` means any version (an unconditional update)."""
+    header = (request.headers.get("If-Match") or "").strip()
+    if header == "*":
+        return None
+    raw = header.removeprefix("W/").strip('"') if header else (data.get("version") if hasattr(data, "get") else None)
     if raw in (None, ""):
         return None
     try:

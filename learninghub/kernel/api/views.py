@@ -1,5 +1,6 @@
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 
+from learninghub.kernel.api.viewsets import TeamScopedReadOnlyViewSet
 from learninghub.kernel.models import Membership, Team
 
 
@@ -20,11 +21,11 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "description", "member_count", "members"]
 
 
-class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+class TeamViewSet(TeamScopedReadOnlyViewSet):
     """Teams with their members. Read-only: teams are managed in the admin."""
 
     serializer_class = TeamSerializer
     lookup_field = "slug"
 
-    def get_queryset(self):
+    def safely_get_queryset(self):
         return Team.objects.with_member_counts().prefetch_related("memberships__user").order_by("name")

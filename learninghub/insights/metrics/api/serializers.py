@@ -7,31 +7,29 @@ import datetime as dt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from learninghub.insights.metrics.models import MetricSnapshot, current_month, month_range
+from learninghub.insights.metrics.models import MetricSnapshot
 from learninghub.kernel.api.fields import TeamSlugField
+from learninghub.kernel.periods import Month
 
 MAX_API_MONTHS = 120
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-11"})
 class MonthField(serializers.Field):
-    """A calendar month written and read as YYYY-MM."""
+    """A calendar month written and read as YYYY-MM (``Month.parse``: one format, one range)."""
 
     default_error_messages = {"invalid": "Enter a month as YYYY-MM."}
 
-    def to_internal_value(self, data) -> dt.date:
+    def to_internal_value(self, data) -> Month:
         if not isinstance(data, str):
             self.fail("invalid")
         try:
-            month = dt.date.fromisoformat(f"{data.strip()}-01")
-        except ValueError:
-            self.fail("invalid")
-        if month.year < 2000 or month.year > 2200:
-            raise serializers.ValidationError("Choose a month between 2000 and 2200.")
-        return month
+            return Month.parse(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
-    def to_representation(self, value: dt.date) -> str:
-        return f"{value:%Y-%m}"
+    def to_representation(self, value: Month | dt.date) -> str:
+        return Month.of(value).key
 
 
 class MonthRangeSerializer(serializers.Serializer):
@@ -48,7 +46,7 @@ class MonthRangeSerializer(serializers.Serializer):
         first, last = attrs.get("from"), attrs.get("to")
         if first and last and first > last:
             raise serializers.ValidationError({"to": ["The end month must not be before the start month."]})
-        if first and len(month_range(first, last or current_month())) > MAX_API_MONTHS:
+        if first and len(Month.range(first, last or Month.current())) > MAX_API_MONTHS:
             raise serializers.ValidationError({"from": [f"Ask for at most {MAX_API_MONTHS} months at a time."]})
         return attrs
 

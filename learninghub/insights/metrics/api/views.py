@@ -17,11 +17,11 @@ from learninghub.insights.metrics.api.serializers import (
     MonthRangeSerializer,
     RecomputeResponseSerializer,
 )
-from learninghub.insights.metrics.models import current_month, month_range, shift_months
 from learninghub.insights.metrics.scheduling import tasks_in_process
 from learninghub.insights.metrics.selectors import snapshot_set
-from learninghub.insights.metrics.tasks import format_months, recompute_all, recompute_team
-from learninghub.kernel.permissions import can_lead_team
+from learninghub.insights.metrics.tasks import recompute_all, recompute_team
+from learninghub.kernel.periods import Month
+from learninghub.kernel.policy import can_lead, is_privileged
 from learninghub.kernel.queue import enqueue
 
 DEFAULT_MONTHS = 12
@@ -43,11 +43,11 @@ class MetricsView(APIView):
         params = MonthRangeSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         team = params.validated_data.get("team")
-        last = params.validated_data.get("to") or current_month()
-        first = params.validated_data.get("from") or shift_months(last, -(DEFAULT_MONTHS - 1))
+        last = params.validated_data.get("to") or Month.current()
+        first = params.validated_data.get("from") or last.shift(-(DEFAULT_MONTHS - 1))
         if first > last:
             first = last
-        months = month_range(first, last)
+        months = Month.range(first, last)
         if team is not None:
             snapshots = snapshot_set(months, team_ids=[team.pk])
         else:
@@ -71,17 +71,17 @@ class RecomputeView(APIView):
         params = MonthRangeSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         team = params.validated_data.get("team")
-        if team is not None and not can_lead_team(request.user, team):
+        if team is not None and not can_lead(request.user, team):
             raise PermissionDenied("Only leads of this team (or staff) can recompute its metrics.")
-        if team is None and not request.user.is_staff:
+        if team is None and not is_privileged(request.user):
             raise PermissionDenied("Only staff can recompute the whole organisation's metrics.")
         first, last = params.validated_data.get("from"), params.validated_data.get("to")
         if first or last:
-            last = last or current_month()
-            months = month_range(first or shift_months(last, -(DEFAULT_MONTHS - 1)), last)
+            last = last or Month.current()
+            months = Month.range(first or last.shift(-(DEFAULT_MONTHS - 1)), last)
         else:
             months = engine.data_months([team.pk] if team else None)
-        body = {"team": team.slug if team else None, "months": format_months(months)}
+        body = {"team": team.slug if team else None, "months": [month.key for month in months]}
         if not months:
             return Response({**body, "status": "nothing to compute"}, status=status.HTTP_200_OK)
         task, args = (recompute_team, (team.pk, body["months"])) if team else (recompute_all, (body["months"],))

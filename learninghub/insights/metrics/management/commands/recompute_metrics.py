@@ -7,24 +7,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from learninghub.insights.metrics import engine
-from learninghub.insights.metrics.models import current_month, month_range
 from learninghub.kernel.models import Team
+from learninghub.kernel.periods import Month
 
 CHUNK_MONTHS = 12  # one set-based pass per year of months: progress without losing the set-based speed
 
 
-def parse_month(value: str, option: str) -> dt.date:
+def parse_month(value: str, option: str) -> Month:
     try:
-        return dt.date.fromisoformat(f"{value}-01")
+        return Month.parse(value)
     except ValueError as exc:
-        raise CommandError(f"{option} must be a month as YYYY-MM, got {value!r}") from exc
+        raise CommandError(f"{option}: {exc}") from exc
 
 
 class Command(BaseCommand):
@@ -43,7 +42,7 @@ class Command(BaseCommand):
             if team_obj is None:
                 raise CommandError(f"No team with the slug {team!r}.")
             team_ids = [team_obj.pk]
-        last_month = parse_month(last, "--to") if last else current_month()
+        last_month = parse_month(last, "--to") if last else Month.current()
         if first:
             first_month = parse_month(first, "--from")
         else:
@@ -51,7 +50,7 @@ class Command(BaseCommand):
             first_month = with_data[0] if with_data else last_month
         if first_month > last_month:
             raise CommandError("--from must not be after --to.")
-        months = month_range(first_month, last_month)
+        months = Month.range(first_month, last_month)
         started, written = time.perf_counter(), 0
         with tqdm(total=len(months), unit="month", desc="Recomputing", disable=None) as progress:
             for index in range(0, len(months), CHUNK_MONTHS):
@@ -60,5 +59,5 @@ class Command(BaseCommand):
                 progress.update(len(chunk))
         scope = f"team {team}" if team else "every team and the organisation"
         self.stdout.write(self.style.SUCCESS(
-            f"{written} snapshots for {scope}, {first_month:%Y-%m} to {last_month:%Y-%m}, "
+            f"{written} snapshots for {scope}, {first_month} to {last_month}, "
             f"in {time.perf_counter() - started:.1f} s"))

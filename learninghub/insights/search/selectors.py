@@ -1,0 +1,298 @@
+"""The one search: ranked, highlighted, faceted and paginated, over every indexed record the
+viewer may see. The search page and ``GET /api/v1/search/`` both call :func:`search`.
+
+Visibility is the kernel's rule (:func:`~learninghub.kernel.policy.restricted_postmortem_q`)
+applied to the index rows, which carry their team and whether they are restricted, so hidden
+records are absent from the hits, the total and every facet count alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import BooleanField, Count, FloatField, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncMonth
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from experiments.models import Outcome
+from learninghub.insights.search.models import DocumentKind, FtsEntry, SearchDocument
+from learninghub.insights.search.query import ParsedQuery, parse
+from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.models import Team
+from learninghub.kernel.periods import Month
+from learninghub.kernel.policy import restricted_postmortem_q
+
+PAGE_SIZE = 20
+MAX_PERIODS = 24
+FACETS = ("kind", "team", "outcome", "failure_mode", "period")
+MARK_START, MARK_END = "\x02", "\x03"  # never in indexed text (indexing strips control characters)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Facet selections; empty means "any"."""
+
+    team: Team | None = None
+    kind: str = ""
+    outcome: str = ""
+    failure_mode: str = ""
+    period: Month | None = None
+
+    def apply(self, documents: QuerySet, *, skip: str = "") -> QuerySet:
+        if self.team is not None and skip != "team":
+            documents = documents.filter(team_id=self.team.pk)
+        if self.kind and skip != "kind":
+            documents = documents.filter(kind=self.kind)
+        if self.outcome and skip != "outcome":
+            documents = documents.filter(outcome=self.outcome)
+        if self.failure_mode and skip != "failure_mode":
+            documents = documents.filter(failure_mode=self.failure_mode)
+        if self.period is not None and skip != "period":
+            documents = documents.filter(dated_at__gte=self.period.start, dated_at__lt=self.period.end)
+        return documents
+
+    def selected(self, facet: str) -> str:
+        if facet == "team":
+            return self.team.slug if self.team else ""
+        if facet == "period":
+            return self.period.key if self.period else ""
+        return getattr(self, facet)
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    object_id: int
+    team_id: int
+    team_name: str
+    team_slug: str
+    title: str
+    title_html: SafeString
+    snippet_html: SafeString
+    url: str
+    outcome: str
+    failure_mode: str
+    dated_at: dt.datetime | None
+    restricted: bool
+    score: float
+
+    @property
+    def kind_label(self) -> str:
+        return DocumentKind(self.kind).label
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class SearchResults:
+    query: ParsedQuery
+    filters: SearchFilters
+    page: Page
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+
+    @property
+    def hits(self) -> list[Hit]:
+        return list(self.page.object_list)
+
+    @property
+    def total(self) -> int:
+        return self.page.paginator.count
+
+
+def marked(text: str | None) -> SafeString:
+    """Escape everything, then turn the engine's highlight markers into ``<mark>`` tags."""
+    return mark_safe(escape(text or "").replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+# --- Engines ------------------------------------------------------------------------------------
+
+
+class _PostgresEngine:
+    """tsvector column (weighted A/B/C) + websearch_to_tsquery, ts_rank_cd, ts_headline, and
+    pg_trgm word similarity on titles (short titles, typos, type-ahead prefixes)."""
+
+    TSQUERY = "websearch_to_tsquery('english', %s)"
+    HEADLINE = "StartSel=\x02, StopSel=\x03, MaxWords=30, MinWords=12"
+    TITLE_HEADLINE = "StartSel=\x02, StopSel=\x03, HighlightAll=true"
+    TRIGRAM_MIN_LENGTH = 3
+
+    def _trigram(self, query: ParsedQuery) -> bool:
+        return query.is_plain and len(query.text) >= self.TRIGRAM_MIN_LENGTH
+
+    def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
+        sql = f"SELECT id FROM search_document WHERE search_vector @@ {self.TSQUERY}"
+        params: list[Any] = [query.text]
+        if self._trigram(query):
+            sql += " OR %s <%% title"
+            params.append(query.text)
+        return documents.filter(pk__in=RawSQL(sql, params))
+
+    def ranked(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int) -> list[tuple[int, float]]:
+        sql = f"ts_rank_cd(search_document.search_vector, {self.TSQUERY})"
+        params: list[Any] = [query.text]
+        if self._trigram(query):
+            sql += " + 0.5 * word_similarity(%s, search_document.title)"
+            params.append(query.text)
+        score = RawSQL(sql, params, output_field=FloatField())
+        rows = (self.matching(documents, query).annotate(score=score)
+                .order_by("-score", "-dated_at", "id").values_list("id", "score")[start:stop])
+        return list(rows)
+
+    def highlights(self, ids: list[int], query: ParsedQuery) -> dict[int, tuple[str, str]]:
+        # ts_headline drops anything that looks like an HTML tag (text and all): hide < and > from
+        # its parser as two control characters (never in indexed text) and put them back after.
+        def shielded(column_sql: str) -> str:
+            return f"translate({column_sql}, '<>', chr(4) || chr(5))"
+
+        text = "concat_ws(E'\\n', nullif(search_document.body, ''), nullif(search_document.extra, ''))"
+        title = RawSQL(f"ts_headline('english', {shielded('search_document.title')}, {self.TSQUERY}, %s)",
+                       [query.text, self.TITLE_HEADLINE])
+        snippet = RawSQL(f"ts_headline('english', {shielded(text)}, {self.TSQUERY}, %s)", [query.text, self.HEADLINE])
+        rows = SearchDocument.objects.filter(pk__in=ids).annotate(title_hl=title, snippet_hl=snippet)
+
+        def unshielded(value: str | None) -> str:
+            return (value or "").replace("\x04", "<").replace("\x05", ">")
+
+        return {pk: (unshielded(title_hl), unshielded(snippet_hl))
+                for pk, title_hl, snippet_hl in rows.values_list("pk", "title_hl", "snippet_hl")}
+
+
+class _SqliteEngine:
+    """FTS5 external-content table (see migration 0002): bm25 with column weights as its rank,
+    highlight() and snippet()."""
+
+    MATCH = "search_fts MATCH %s"
+
+    def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
+        return documents.filter(pk__in=RawSQL(f"SELECT rowid FROM search_fts WHERE {self.MATCH}", [query.fts5()]))
+
+    def _entries(self, query: ParsedQuery) -> QuerySet:
+        return FtsEntry.objects.filter(RawSQL(self.MATCH, [query.fts5()], output_field=BooleanField()))
+
+    def ranked(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int) -> list[tuple[int, float]]:
+        # ``rank`` is bm25(10, 4, 1) over (title, body, extra): negative, lower is better.
+        rows = (self._entries(query).filter(document__in=documents)
+                .annotate(score=RawSQL("-search_fts.rank", [], output_field=FloatField()))
+                .order_by("-score", "-document__dated_at", "document_id")
+                .values_list("document_id", "score")[start:stop])
+        return list(rows)
+
+    def highlights(self, ids: list[int], query: ParsedQuery) -> dict[int, tuple[str, str]]:
+        def snippet(column: int) -> RawSQL:
+            return RawSQL(f"snippet(search_fts, {column}, char(2), char(3), '…', 24)", [])
+
+        rows = (self._entries(query).filter(document_id__in=ids)
+                .annotate(title_hl=RawSQL("highlight(search_fts, 0, char(2), char(3))", []),
+                          body_hl=snippet(1), extra_hl=snippet(2))
+                .values_list("document_id", "title_hl", "body_hl", "extra_hl"))
+        found = {}
+        for pk, title_hl, body_hl, extra_hl in rows:
+            best = next((text for text in (body_hl, extra_hl) if text and MARK_START in text), body_hl or extra_hl)
+            found[pk] = (title_hl, best or "")
+        return found
+
+
+def _engine() -> _PostgresEngine | _SqliteEngine:
+    return _PostgresEngine() if connection.vendor == "postgresql" else _SqliteEngine()
+
+
+# --- The selector -------------------------------------------------------------------------------
+
+
+def visible_documents(*, user) -> QuerySet[SearchDocument]:
+    """Index rows ``user`` may see: the kernel's restricted-post-mortem rule on each row."""
+    return SearchDocument.objects.filter(restricted_postmortem_q(user))
+
+
+class _RankedHits:
+    """The ranked result list as the Paginator sees it: a count, and slices fetched on demand
+    (one query for the page's ids and scores, one for their documents and highlights)."""
+
+    def __init__(self, documents: QuerySet, query: ParsedQuery, engine) -> None:
+        self.documents, self.query, self.engine = documents, query, engine
+
+    def count(self) -> int:
+        if self.query.is_empty:
+            return 0
+        return self.engine.matching(self.documents, self.query).count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[Hit]:
+        if self.query.is_empty:
+            return []
+        ranked = self.engine.ranked(self.documents, self.query, window.start or 0, window.stop)
+        ids = [pk for pk, _score in ranked]
+        documents = SearchDocument.objects.select_related("team").in_bulk(ids)
+        highlights = self.engine.highlights(ids, self.query)
+        hits = []
+        for pk, score in ranked:
+            document = documents[pk]
+            title_hl, snippet_hl = highlights.get(pk, (document.title, ""))
+            hits.append(Hit(
+                kind=document.kind, object_id=document.object_id, team_id=document.team_id,
+                team_name=document.team.name, team_slug=document.team.slug, title=document.title,
+                title_html=marked(title_hl or document.title), snippet_html=marked(snippet_hl),
+                url=document.url, outcome=document.outcome, failure_mode=document.failure_mode,
+                dated_at=document.dated_at, restricted=document.restricted, score=float(score or 0),
+            ))
+        return hits
+
+
+def _facet(facet: str, documents: QuerySet, filters: SearchFilters) -> list[FacetValue]:
+    chosen = filters.selected(facet)
+    if facet == "team":
+        rows = documents.values("team__slug", "team__name").annotate(count=Count("id")).order_by("-count",
+                                                                                               "team__name")
+        return [FacetValue(row["team__slug"], row["team__name"], row["count"], row["team__slug"] == chosen)
+                for row in rows]
+    if facet == "period":
+        rows = (documents.exclude(dated_at=None).annotate(month=TruncMonth("dated_at", tzinfo=dt.UTC))
+                .values("month").annotate(count=Count("id")).order_by("-month")[:MAX_PERIODS])
+        months = [(Month.of(row["month"]), row["count"]) for row in rows]
+        return [FacetValue(month.key, month.label, count, month.key == chosen) for month, count in months]
+    labels = {"kind": DocumentKind, "outcome": Outcome, "failure_mode": FailureMode}[facet]
+    rows = documents.exclude(**{facet: ""}).values(facet).annotate(count=Count("id")).order_by("-count", facet)
+    return [FacetValue(row[facet], labels(row[facet]).label if row[facet] in labels.values else row[facet],
+                       row["count"], row[facet] == chosen) for row in rows]
+
+
+def search(*, user, query: str, filters: SearchFilters | None = None, page: int | str | None = 1,
+           page_size: int = PAGE_SIZE, facets: bool = True) -> SearchResults:
+    """Records ``user`` may see that match ``query``, best first, with facet counts.
+
+    Each facet counts the matches under every *other* selected filter, so choosing a team still
+    shows how many matches the other teams have. An empty query (or one of operators only)
+    matches nothing.
+    """
+    filters = filters or SearchFilters()
+    parsed = parse(query)
+    engine = _engine()
+    visible = visible_documents(user=user)
+    hits = _RankedHits(filters.apply(visible), parsed, engine)
+    page_obj = Paginator(hits, page_size).get_page(page)
+    results = SearchResults(query=parsed, filters=filters, page=page_obj)
+    if facets and not parsed.is_empty:
+        results.facets = {
+            facet: _facet(facet, engine.matching(filters.apply(visible, skip=facet), parsed), filters)
+            for facet in FACETS
+        }
+    return results
+
+
+def without(filters: SearchFilters, facet: str) -> SearchFilters:
+    """The same selections with one facet cleared."""
+    return replace(filters, **{facet: None if facet in ("team", "period") else ""})
