@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
 from learninghub.kernel.choices import FailureMode
-from learninghub.kernel.filters import MomentFilter, TeamFilter
+from learninghub.kernel.filters import ChoiceOrUnspecifiedFilter, MomentFilter, TeamFilter
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
 FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]
@@ -48,10 +48,10 @@ class ExperimentFilter(django_filters.FilterSet):
                                        help_text="Title, hypothesis, approach and lessons")
     team = TeamFilter()
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices, empty_label="Any outcome")
-    failure_kind = django_filters.ChoiceFilter(choices=FAILURE_KIND_CHOICES, empty_label="Any kind",
-                                               label="Failure kind")
-    failure_mode = django_filters.ChoiceFilter(choices=FailureMode.choices, empty_label="Any mode",
-                                               label="Failure mode")
+    failure_kind = ChoiceOrUnspecifiedFilter(choices=FAILURE_KIND_CHOICES, empty_label="Any kind",
+                                             label="Failure kind")
+    failure_mode = ChoiceOrUnspecifiedFilter(choices=FailureMode.choices, empty_label="Any mode",
+                                             label="Failure mode")
     is_novel = YesNoFilter(field_name="is_novel", label="Novel")
     repeat = HasRelationFilter(field_name="repeat_of", label="Repeat of an earlier failure")
     started_after = MomentFilter(field_name="started_at", lookup_expr="gte", label="Started on or after")

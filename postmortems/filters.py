@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from experiments.models import Lesson
 from learninghub.kernel.choices import FailureMode
-from learninghub.kernel.filters import DayFilter, MomentFilter, TeamFilter
+from learninghub.kernel.filters import ChoiceOrUnspecifiedFilter, DayFilter, MomentFilter, TeamFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 
@@ -50,7 +50,7 @@ class PostMortemFilter(django_filters.FilterSet):
     team = TeamFilter(field_name="team", label="Team")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
     status = django_filters.ChoiceFilter(choices=PostMortemStatus.choices, empty_label="Any status")
-    failure_mode = django_filters.ChoiceFilter(choices=FailureMode.choices, empty_label="Any failure mode")
+    failure_mode = ChoiceOrUnspecifiedFilter(choices=FailureMode.choices, empty_label="Any failure mode")
     occurred_after = MomentFilter(field_name="occurred_at", lookup_expr="gte", label="Occurred on or after")
     occurred_before = MomentFilter(field_name="occurred_at", lookup_expr="lt", label="Occurred before")
     resolved_after = MomentFilter(field_name="resolved_at", lookup_expr="gte", label="Resolved on or after")

@@ -2,6 +2,10 @@
 
 from django.db import models
 
+# A record without a failure mode or kind (or with one no longer offered): the dashboards count
+# it, and the lists filter it, under this value.
+UNSPECIFIED = "unspecified"
+
 
 class FailureMode(models.TextChoices):
     DATA_QUALITY = "data_quality", "Data quality"

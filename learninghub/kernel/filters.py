@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from learninghub.kernel.choices import UNSPECIFIED
 from learninghub.kernel.dates import parse_moment
 from learninghub.kernel.models import Team
 
@@ -78,3 +79,17 @@ class MomentFilter(django_filters.Filter):
 @extend_schema_field(OpenApiTypes.DATE)
 class DayFilter(django_filters.Filter):
     field_class = DayField
+
+
+class ChoiceOrUnspecifiedFilter(django_filters.ChoiceFilter):
+    """One of ``choices``, or ``unspecified``: blank or no longer a known choice, the records the
+    dashboards count under "Unspecified" (so that bar's link lists exactly them)."""
+
+    def __init__(self, *args, choices, **kwargs):
+        self.known = [value for value, _label in choices]
+        super().__init__(*args, choices=[*choices, (UNSPECIFIED, "Unspecified")], **kwargs)
+
+    def filter(self, qs, value):
+        if value == UNSPECIFIED:
+            return qs.exclude(**{f"{self.field_name}__in": self.known})
+        return super().filter(qs, value)

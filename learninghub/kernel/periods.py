@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 UTC = dt.UTC
-_MONTH_KEY = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+_MONTH_KEY = re.compile(r"^\s*(\d{4})-(\d{2})\s*$")
 # The months a person or a tool may ask about: wide enough for any real history, narrow enough
 # that ``start``/``end`` are always representable datetimes.
 MIN_YEAR = 1970

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def settings_in_subprocess(env: dict, expression: str) -> subprocess.CompletedProcess:
     """Import the settings module under ``env`` and print ``expression`` of it."""
-    clean_env = {k: v for k, v in os.environ.items()
-                 if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_URL", "ALLOWED_HOSTS"}}
+    clean_env = {k: v for k, v in os.environ.items() if k not in {
+        "DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_URL", "ALLOWED_HOSTS", "TIME_ZONE"}}
     clean_env.update(env)
     return subprocess.run(
         [sys.executable, "-c", f"import learninghub.settings as s; print(repr(({expression})))"],
@@ -88,6 +88,16 @@ def test_redis_url_makes_redis_the_broker_and_cache():
         "(False, 'redis://cache.internal:6379/2', 'django.core.cache.backends.redis.RedisCache')")
 
 
-def test_time_zone_is_utc_by_default(settings):
-    assert settings.TIME_ZONE == "UTC"
-    assert settings.USE_TZ is True
+def test_time_zone_is_utc_by_default():
+    result = settings_in_subprocess({"DEBUG": "1"}, "s.TIME_ZONE, s.USE_TZ")
+    assert result.stdout.strip() == "('UTC', True)", result.stderr
+
+
+def test_the_test_profile_needs_no_environment():
+    result = subprocess.run(
+        [sys.executable, "-c", "import learninghub.settings.test as s; "
+                               "print(repr((s.DEBUG, bool(s.SECRET_KEY), s.CELERY_TASK_ALWAYS_EAGER)))"],
+        cwd=ROOT, env={k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.stdout.strip() == "(False, True, True)", result.stderr

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 from learninghub.insights.metrics.links import DrillDown, team_dashboard_url
-from learninghub.insights.metrics.models import UNSPECIFIED, MetricSnapshot
+from learninghub.insights.metrics.models import MetricSnapshot
 from learninghub.kernel.charts import base_layout
-from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.choices import UNSPECIFIED, FailureMode
 from learninghub.kernel.periods import Month
 
 MODE_LABELS = {**dict(FailureMode.choices), UNSPECIFIED: "Unspecified"}

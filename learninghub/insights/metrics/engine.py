@@ -44,9 +44,9 @@ from django.db.models.functions import Greatest, TruncDate, TruncMonth
 from django.utils import timezone
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
-from learninghub.insights.metrics.models import UNSPECIFIED, MetricSnapshot
+from learninghub.insights.metrics.models import MetricSnapshot
 from learninghub.insights.metrics.sql import HoursBetween, Percentile
-from learninghub.kernel.choices import FailureMode
+from learninghub.kernel.choices import UNSPECIFIED, FailureMode
 from learninghub.kernel.models import Team
 from learninghub.kernel.periods import Month
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem

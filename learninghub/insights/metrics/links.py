@@ -18,7 +18,6 @@ from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
 
 from learninghub.insights.metrics.engine import LESSON_WINDOW
-from learninghub.insights.metrics.models import UNSPECIFIED
 from learninghub.kernel.periods import Month, utc_iso
 
 EXPERIMENTS = "experiments:list"
@@ -85,15 +84,13 @@ class DrillDown:
     def failed_experiments(self, month: Month, *, failure_mode: str = "", failure_kind: str = "",
                            repeat: bool = False) -> str | None:
         after, before = self._bounds(month)
-        return self._url(EXPERIMENTS, outcome="failure",
-                         failure_mode="" if failure_mode == UNSPECIFIED else failure_mode,
-                         failure_kind="" if failure_kind == UNSPECIFIED else failure_kind,
+        return self._url(EXPERIMENTS, outcome="failure", failure_mode=failure_mode, failure_kind=failure_kind,
                          ended_after=after, ended_before=before, repeat="true" if repeat else "")
 
     def postmortems_occurred(self, month: Month, *, failure_mode: str = "", repeat: bool = False) -> str | None:
         after, before = self._bounds(month)
-        return self._url(POSTMORTEMS, failure_mode="" if failure_mode == UNSPECIFIED else failure_mode,
-                         occurred_after=after, occurred_before=before, repeat="true" if repeat else "")
+        return self._url(POSTMORTEMS, failure_mode=failure_mode, occurred_after=after, occurred_before=before,
+                         repeat="true" if repeat else "")
 
     def postmortems_resolved(self, month: Month) -> str | None:
         after, before = self._bounds(month)

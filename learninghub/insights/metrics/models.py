@@ -16,9 +16,6 @@ from django.db.models import F, Q
 
 from learninghub.kernel.periods import Month
 
-# Failures without a failure mode / kind are counted under this key.
-UNSPECIFIED = "unspecified"
-
 
 class MetricSnapshotQuerySet(models.QuerySet):
     def for_team(self, team) -> MetricSnapshotQuerySet:

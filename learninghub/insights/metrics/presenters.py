@@ -167,8 +167,7 @@ def month_rows(snapshots: list[MetricSnapshot], drill: DrillDown) -> list[dict]:
                 Cell(fmt_rate(s.innovation_index), drill.novel_experiments(m), "Innovation index"),
                 Cell(f"{s.experiment_failures:,}", drill.failed_experiments(m), "Failed experiments"),
                 Cell(f"{s.postmortem_failures:,}", drill.postmortems_occurred(m), "Post-mortems"),
-                Cell(f"{s.repeat_failures:,}", drill.failed_experiments(m, repeat=True),
-                     "Repeat failures (the link opens the repeated experiments)"),
+                _repeats_cell(s, drill),
                 Cell(fmt_rate(s.repeat_failure_rate), drill.failed_experiments(m, repeat=True), "Repeat failure rate"),
                 Cell(f"{s.lessons_applied:,} / {s.lessons_in_window:,}", drill.lessons_in_window(m, applied=True),
                      "Lessons applied / in the 365-day window"),
@@ -188,6 +187,21 @@ def month_rows(snapshots: list[MetricSnapshot], drill: DrillDown) -> list[dict]:
             ],
         })
     return rows
+
+
+def _repeats_cell(s: MetricSnapshot, drill: DrillDown) -> Cell:
+    """Repeats are failed experiments and post-mortems: one link opens one list, so the count
+    links only when one list holds them all (the card links both)."""
+    m = s.period
+    if not s.postmortem_repeat_failures:
+        url = drill.failed_experiments(m, repeat=True)
+    elif not s.experiment_repeat_failures:
+        url = drill.postmortems_occurred(m, repeat=True)
+    else:
+        url = None
+    title = (f"Repeat failures: {plural(s.experiment_repeat_failures, 'experiment')}, "
+             f"{plural(s.postmortem_repeat_failures, 'post-mortem')}")
+    return Cell(f"{s.repeat_failures:,}", url, title)
 
 
 MONTH_TABLE_HEADINGS = ["Started", "Novel", "Per week", "Innovation", "Failed exp.", "Post-mortems", "Repeats",

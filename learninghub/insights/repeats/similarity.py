@@ -14,6 +14,7 @@ cannot be loaded or fails, the detector falls back to :func:`rule_score`, which 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -35,21 +36,20 @@ RETRY_WORDS = frozenset("retry retri again rerun redo attempt second third fourt
                         "follow followup round part".split())
 
 # Phrases first (several words meaning one thing), then single words, mapped to one concept token.
-PHRASE_SYNONYMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(rf"\b{pattern}\b"), replacement) for pattern, replacement in [
-        (r"out[ -]of[ -]memory|outofmemory|ran out of (?:gpu |device |host )?memory|memory exhausted", " oom "),
-        (r"not a number|nan loss|loss (?:went|goes|became) nan", " nan "),
-        (r"timed out|time[ -]?outs?", " timeout "),
-        (r"learning[ -]rate", " lr "),
-        (r"time[ -]zone", " timezone "),
-        (r"k8s|kubernetes", " k8s "),
-        (r"feature[ -]store", " featurestore "),
-        (r"train(?:ing)?[ /-]serv(?:e|ing) skew", " trainserveskew "),
-        (r"data[ -]loader", " dataloader "),
-        (r"null values?|missing values?|empty values?", " null "),
-        (r"look[ -]?ahead|future (?:data|information|values?)", " leak "),
-    ]
+PHRASE_SYNONYMS: tuple[tuple[str, str], ...] = (
+    (r"out[ -]of[ -]memory|outofmemory|ran out of (?:gpu |device |host )?memory|memory exhausted", " oom "),
+    (r"not a number|nan loss|loss (?:went|goes|became) nan", " nan "),
+    (r"timed out|time[ -]?outs?", " timeout "),
+    (r"learning[ -]rate", " lr "),
+    (r"time[ -]zone", " timezone "),
+    (r"k8s|kubernetes", " k8s "),
+    (r"feature[ -]store", " featurestore "),
+    (r"train(?:ing)?[ /-]serv(?:e|ing) skew", " trainserveskew "),
+    (r"data[ -]loader", " dataloader "),
+    (r"null values?|missing values?|empty values?", " null "),
+    (r"look[ -]?ahead|future (?:data|information|values?)", " leak "),
 )
+_PHRASES = re.compile("|".join(rf"(?P<p{i}>\b(?:{pattern})\b)" for i, (pattern, _) in enumerate(PHRASE_SYNONYMS)))
 WORD_SYNONYMS = {
     # memory
     "oom": "oom", "oomkill": "oom", "oomkil": "oom", "oomkilled": "oom",
@@ -81,9 +81,10 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"\d+(?:\.\d+)+|[a-z0-9]+(?:_[a-z0-9]+)*")
 
 
+@functools.lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     """Light stemming: plural s, -ing, -ed (with a doubled final consonant undone), final e."""
-    if word.isdigit() or any(c.isdigit() for c in word) or len(word) <= 3:
+    if len(word) <= 3 or "_" in word or any(c.isdigit() for c in word):
         return word
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
@@ -104,12 +105,17 @@ def stem(word: str) -> str:
     return word[:PREFIX] if len(word) > PREFIX + 1 else word
 
 
-def analyze(text: str) -> list[tuple[str, str]]:
+def _phrase(match: re.Match[str]) -> str:
+    return PHRASE_SYNONYMS[int(match.lastgroup[1:])][1]
+
+
+@functools.lru_cache(maxsize=20_000)
+def analyze(text: str) -> tuple[tuple[str, str], ...]:
     """(term, surface word) pairs: short tokens and numbers are kept ("OOM", "p95", "v2", "12"),
-    stop words dropped, words lightly stemmed and mapped through the domain synonyms."""
-    text = _CAMEL.sub(" ", text or "").lower()
-    for pattern, replacement in PHRASE_SYNONYMS:
-        text = pattern.sub(replacement, text)
+    stop words dropped, words lightly stemmed and mapped through the domain synonyms.
+
+    Cached: a team's earlier failures are analysed again for every new failure."""
+    text = _PHRASES.sub(_phrase, _CAMEL.sub(" ", text or "").lower())
     pairs = []
     for token in _TOKEN.findall(text):
         if token in STOP_WORDS or (len(token) == 1 and not token.isdigit()):
@@ -120,7 +126,7 @@ def analyze(text: str) -> list[tuple[str, str]]:
                 continue
             stemmed = stem(part)
             pairs.append((WORD_SYNONYMS.get(stemmed, WORD_SYNONYMS.get(part, stemmed)), part))
-    return pairs
+    return tuple(pairs)
 
 
 def tokens(text: str) -> list[str]:
@@ -208,6 +214,12 @@ class _Analysed:
         self.cause = cause or (self.fields["what"] + self.fields["approach"])
 
 
+@functools.lru_cache(maxsize=20_000)
+def _analysed(failure: FailureText) -> _Analysed:
+    """Per-failure analysis does not depend on the other failures: kept across detections."""
+    return _Analysed(failure)
+
+
 class FieldwiseSimilarity:
     """Field-wise TF-IDF over the team's failures, plus title identity and cause agreement.
 
@@ -223,10 +235,10 @@ class FieldwiseSimilarity:
         self.auto_threshold = auto_threshold
 
     def rank(self, failure: FailureText, candidates: Sequence[FailureText]) -> list[Scored]:
-        query = _Analysed(failure)
+        query = _analysed(failure)
         if not query.vocabulary:
             raise SimilarityUnavailableError("the failure has no words to compare")
-        others = [_Analysed(c) for c in candidates]
+        others = [_analysed(c) for c in candidates]
         everyone = [query, *others]
         document_frequency: Counter[str] = Counter()
         for analysed in everyone:
@@ -271,7 +283,7 @@ class FieldwiseSimilarity:
                 causes_agree = cause >= CAUSES_MATCH or content >= 0.6
                 if causes_agree:
                     reasons.append("causes agree")
-                score = max(score, self.auto_threshold if causes_agree else self.review_threshold)
+                score = max(score, min(1.0, self.auto_threshold if causes_agree else self.review_threshold))
             elif query_numbers and other_numbers and not query_numbers & other_numbers:
                 score *= OTHER_NUMBER_FACTOR  # "exp 12" and "exp 31" are different runs
                 reasons.append("titles name different numbers")
