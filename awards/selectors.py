@@ -49,7 +49,7 @@ def hide_invisible_evidence(nominations: list[Nomination], viewer) -> list[Nomin
 
 def cycle_current(*, today: date) -> AwardCycle | None:
     """This month's cycle, or (before the beat opened it) the latest cycle still running."""
-    month = today.replace(day=1)
+    month = Month.of(today).first_day
     cycle = AwardCycle.objects.filter(month=month).first()
     if cycle is not None:
         return cycle
@@ -254,7 +254,8 @@ def suggest_fast_fail(*, month: date, viewer) -> list[Suggestion]:
     ``ended_at − started_at``) and have a lesson documented; the fastest such failure ranks them."""
     from experiments.models import Experiment, Lesson
 
-    start, end = Month.of(month).start, Month.of(month).end
+    period = Month.of(month)
+    start, end = period.start, period.end
     failures = (Experiment.objects.failures().filter(ended_at__gte=start, ended_at__lt=end,
                                                      created_by__is_active=True)
                 .filter(Exists(Lesson.objects.filter(experiment=OuterRef("pk"))))
@@ -291,7 +292,8 @@ def suggest_learning_champions(*, month: date, viewer) -> list[Suggestion]:
     from experiments.models import LessonApplication
     from postmortems.models import PostMortem
 
-    start, end = Month.of(month).start, Month.of(month).end
+    period = Month.of(month)
+    start, end = period.start, period.end
     visible = PostMortem.objects.visible_to(viewer).values("pk")
     applications = (LessonApplication.objects.filter(applied_at__gte=start, applied_at__lt=end)
                     .filter(Q(lesson__postmortem__isnull=True) | Q(lesson__postmortem__in=visible))
@@ -340,7 +342,8 @@ def suggest_pivot_masters(*, month: date, viewer) -> list[Suggestion]:
     """Authors of experiments that succeeded during the month while building on a failed one."""
     from experiments.models import Experiment, Outcome
 
-    start, end = Month.of(month).start, Month.of(month).end
+    period = Month.of(month)
+    start, end = period.start, period.end
     pivots = (Experiment.objects.filter(outcome=Outcome.SUCCESS, ended_at__gte=start, ended_at__lt=end,
                                         builds_on__outcome=Outcome.FAILURE, created_by__is_active=True)
               .select_related("created_by", "builds_on").order_by("ended_at", "pk"))

@@ -457,9 +457,11 @@ def run_floor(connection) -> int:
 
 
 def _month_key(value) -> dt.date:
-    if isinstance(value, str):  # SQLite: "YYYY-MM"
-        return dt.date.fromisoformat(f"{value[:7]}-01")
-    return dt.date(value.year, value.month, 1)
+    """A truncated month from raw SQL, as the first day the snapshots store."""
+    from learninghub.kernel.periods import Month
+
+    month = Month.parse(value[:7]) if isinstance(value, str) else Month(value.year, value.month)  # SQLite: text
+    return month.first_day
 
 
 def verify_against_floor(connection) -> int:
@@ -572,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     from learninghub.insights.metrics.views import MAX_MONTHS
 
     shown = months[-MAX_MONTHS:]  # the longest range the page accepts (a longer one falls back to 12 months)
-    long_range = f"/dashboards/{team.slug}/?from={shown[0]:%Y-%m}&to={shown[-1]:%Y-%m}"
+    long_range = f"/dashboards/{team.slug}/?from={shown[0].key}&to={shown[-1].key}"
     long_time, long_queries, _ = measure_page(client, long_range, page_runs)
     print(f"team dashboard, {len(shown)} months                  {long_time * 1000:9.1f} ms  {long_queries} queries")
     home_time, home_queries, _ = measure_page(client, "/", page_runs)

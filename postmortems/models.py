@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from learninghub.kernel.choices import FailureMode, RepeatLinkSource
 from learninghub.kernel.models import TimeStampedModel
-from learninghub.kernel.policy import restricted_postmortem_q
+from learninghub.kernel.policy import can_write, restricted_postmortem_q
 
 
 class Severity(models.TextChoices):
@@ -155,6 +155,10 @@ class ActionItem(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.description[:80]
+
+    def may_be_changed_by(self, user) -> bool:
+        """Its owner may change an action item's status, besides the team's writers (the policy)."""
+        return bool(user.is_authenticated and (self.owner_id == user.pk or can_write(user, self.postmortem.team_id)))
 
     def get_absolute_url(self) -> str:
         return f"{self.postmortem.get_absolute_url()}#action-item-{self.pk}"

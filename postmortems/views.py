@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.models import Lesson
 from learninghub.kernel.concurrency import StaleVersionError
-from learninghub.kernel.policy import can_lead, can_read, can_write, team_ids_for
+from learninghub.kernel.policy import can_lead, can_read, can_write
 from postmortems import selectors, services
 from postmortems.forms import (
     ActionItemFormSetClass,
@@ -48,10 +48,6 @@ def _get_visible(user, pk: int) -> PostMortem:
         raise Http404("No such post-mortem.") from exc
 
 
-def _can_change_item(user, item: ActionItem) -> bool:
-    return item.owner_id == user.pk or can_write(user, item.postmortem.team_id)
-
-
 # --- Lists ----------------------------------------------------------------------------------
 
 
@@ -71,7 +67,6 @@ def action_item_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filter": filterset,
         "filtered": any(value for key, value in request.GET.items() if key != "page"),
-        "my_team_ids": team_ids_for(request.user),
         "status_choices": ActionItemStatus.choices,
         **_page(request, filterset.qs),
     }
@@ -87,7 +82,6 @@ def my_action_items(request: HttpRequest) -> HttpResponse:
         "filter": filterset,
         "filtered": any(value for key, value in request.GET.items() if key != "page"),
         "counts": counts,
-        "my_team_ids": team_ids_for(request.user),
         "status_choices": ActionItemStatus.choices,
         **_page(request, filterset.qs),
     }
@@ -284,7 +278,7 @@ def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         next_url = reverse("postmortems:my-action-items")
-    if not _can_change_item(request.user, item):
+    if not item.may_be_changed_by(request.user):
         if _wants_json(request):
             return JsonResponse({"error": "Only the owner and the team's members can change this item."}, status=403)
         raise PermissionDenied("Only the owner and the team's members can change this action item.")

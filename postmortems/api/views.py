@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from learninghub.kernel.api.fields import expected_version
 from learninghub.kernel.api.viewsets import TeamScopedModelViewSet, TeamScopedViewSet
-from learninghub.kernel.policy import can_write, require_write
+from learninghub.kernel.policy import require_write
 from postmortems import selectors, services
 from postmortems.api.serializers import ActionItemSerializer, ImportMarkdownSerializer, PostMortemSerializer
 from postmortems.filters import ActionItemFilter, PostMortemFilter
@@ -119,7 +119,7 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
 
     def may_change(self, user, obj, *, delete: bool = False) -> bool:
         """An action item's owner may change its status too, even outside the team."""
-        return obj.owner_id == user.pk or can_write(user, obj.postmortem.team_id)
+        return obj.may_be_changed_by(user)
 
     def safely_get_queryset(self):
         return selectors.action_items_visible(user=self.request.user)

@@ -6,8 +6,6 @@ import datetime as dt
 
 from django import template
 
-from learninghub.kernel.policy import can_write
-
 register = template.Library()
 
 
@@ -29,6 +27,6 @@ def duration(value: dt.timedelta | None) -> str:
 
 
 @register.simple_tag
-def can_change_item(user, item, my_team_ids) -> bool:
+def can_change_item(user, item) -> bool:
     """The owner and the post-mortem team's members may change an action item's status."""
-    return bool(user.is_authenticated and (item.owner_id == user.pk or can_write(user, item.postmortem.team_id)))
+    return item.may_be_changed_by(user)

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from learninghub.kernel.models import ApiToken, Membership, hash_token_key
-from learninghub.kernel.policy import can_lead, can_write
+from learninghub.kernel.policy import can_lead, can_read, can_write
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +54,21 @@ def test_roles_decide_edit_and_lead_rights(team, other_team, member, lead, outsi
     assert Membership.objects.get(user=lead, team=team).is_lead
 
 
-def test_staff_may_lead_any_team(team):
-    staff = UserFactory(username="root", is_staff=True)
-    assert can_lead(staff, team)
+@pytest.mark.parametrize("flags", [{"is_staff": True}, {"is_superuser": True}])
+def test_one_staff_rule_staff_and_superusers_read_write_and_lead_every_team(team, flags):
+    from tests.factories.postmortems import PostMortemFactory
+
+    staff = UserFactory(username="root", **flags)
+    secret = PostMortemFactory(team=team, restricted=True)
+    assert can_write(staff, team) and can_lead(staff, team) and can_read(staff, secret)
+
+
+def test_the_system_actor_passes_every_check_and_is_nobody(team):
+    from learninghub.kernel.policy import SYSTEM, require_lead, require_write, user_or_none
+
+    require_write(SYSTEM, team)
+    require_lead(SYSTEM, team)
+    assert user_or_none(SYSTEM) is None
 
 
 def test_a_user_has_one_membership_per_team(team, member):

@@ -14,7 +14,8 @@ from tests.metrics.conftest import at
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DASHBOARD = "/dashboards/recsys/?from=2025-08&to=2025-11"
-FAILED_IN_NOVEMBER = "/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z"
+FAILED_IN_NOVEMBER = ("/experiments/?team=recsys&outcome=failure&ended_after=2025-11-01T00:00:00Z"
+                      "&ended_before=2025-12-01T00:00:00Z")
 
 
 @pytest.fixture

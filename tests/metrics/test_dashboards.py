@@ -66,7 +66,8 @@ def test_home_is_the_organisation_dashboard_with_the_teams(member_client, team, 
 def test_organisation_cards_link_to_the_records_behind_each_number(member_client, november):
     content = member_client.get("/", {"month": "2025-11"}).content
     hrefs = links(content)
-    assert ("/experiments/?outcome=failure&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z&repeat=true") in hrefs
+    assert ("/experiments/?outcome=failure&ended_after=2025-11-01T00:00:00Z&ended_before=2025-12-01T00:00:00Z"
+            "&repeat=true") in hrefs
     assert "/postmortems/?occurred_after=2025-11-01T00:00:00Z&occurred_before=2025-12-01T00:00:00Z" in hrefs
     assert "/experiments/?started_after=2025-11-01T00:00:00Z&started_before=2025-12-01T00:00:00Z&is_novel=true" in hrefs
     assert ("/experiments/lessons/?documented_after=2024-12-01T00:00:00Z&documented_before=2025-12-01T00:00:00Z"

@@ -46,12 +46,21 @@ def test_a_title_match_ranks_above_a_body_match(team, member):
     assert kinds_and_ids(results)[:2] == [("experiment", in_title.pk), ("experiment", in_body.pk)]
 
 
-def test_every_word_must_match_and_a_phrase_keeps_its_order(team, member):
+def test_records_with_every_word_rank_first_and_a_phrase_keeps_its_order(team, member):
     both = ExperimentFactory(team=team, title="Feature pipeline failure", hypothesis="x")
-    ExperimentFactory(team=team, title="Feature store latency", hypothesis="y")
-    ExperimentFactory(team=team, title="Failure of the pipeline feature", hypothesis="z")
+    one = ExperimentFactory(team=team, title="Feature store latency", hypothesis="y")
+    reordered = ExperimentFactory(team=team, title="Failure of the pipeline feature", hypothesis="z")
     assert [hit.object_id for hit in search(user=member, query='"feature pipeline"').hits] == [both.pk]
-    assert len(search(user=member, query="feature pipeline").hits) == 2
+    ranked = [hit.object_id for hit in search(user=member, query="feature pipeline").hits]
+    assert set(ranked[:2]) == {both.pk, reordered.pk} and ranked[2:] == [one.pk]
+
+
+def test_a_question_finds_the_record_that_answers_it(team, member):
+    answer = ExperimentFactory(team=team, title="Hard negatives for two-tower retrieval",
+                               hypothesis="Mining hard negatives improves recall")
+    ExperimentFactory(team=team, title="Session features", hypothesis="More context helps")
+    hits = search(user=member, query="have we tried hard negatives for retrieval?").hits
+    assert hits[0].object_id == answer.pk
 
 
 def test_excluded_words_and_alternatives(team, member):

@@ -1,7 +1,9 @@
 """What a person typed, made safe for both engines.
 
-The syntax is PostgreSQL's ``websearch_to_tsquery``: words (all must match), ``"a phrase"``,
-``-word`` to exclude, ``OR`` between alternatives. PostgreSQL reads the text itself; for SQLite
+The syntax is PostgreSQL's ``websearch_to_tsquery``: words, ``"a phrase"``, ``-word`` to
+exclude, ``OR`` between alternatives. Plain words (no operator) are what people type when they
+ask "have we tried this before?": records with *any* of them match, and records with all of them
+rank first; as soon as an operator appears, every term must hold. PostgreSQL reads the text itself; for SQLite
 :meth:`ParsedQuery.fts5` rebuilds it as an FTS5 expression in which every token is quoted, so no
 input can be an FTS5 syntax error. Both engines see the same terms, and a query with nothing to
 look for (empty, operators only, exclusions only) is answered with nothing, without a query.
@@ -19,6 +21,10 @@ PREFIX_MIN_LENGTH = 3  # "overfit" also finds "overfitting" on SQLite; 1-2 lette
 _PIECE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Dropped from any-word queries on SQLite (PostgreSQL's english configuration drops its own).
+STOPWORDS = frozenset("""a an and are as at be but by did do does for from had has have how i if in is it its
+of on or our so that the their then there these this to was we were what when where which who why will with
+you""".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +60,27 @@ class ParsedQuery:
         """Only words: no phrase, exclusion or alternative (which ask for precision, not typos)."""
         return all(not (term.phrase or term.negated or term.or_before) for term in self.terms)
 
-    def fts5(self) -> str:
-        """The query as an FTS5 MATCH expression (only meaningful when not empty)."""
+    @property
+    def any_word(self) -> bool:
+        """Plain words, more than one: match any, rank those with all first."""
+        return self.is_plain and len(self.terms) > 1
+
+    def words(self) -> list[str]:
+        """The positive words, stopwords left out unless nothing else remains."""
+        words = [word for term in self.positive for word in term.words]
+        meaningful = [word for word in words if word.lower() not in STOPWORDS]
+        return meaningful or words
+
+    @property
+    def any_word_text(self) -> str:
+        """For ``websearch_to_tsquery``: the words joined by ``or`` (or the text itself)."""
+        return " or ".join(self.words()) if self.any_word else self.text
+
+    def fts5(self, *, every_word: bool = False) -> str:
+        """The query as an FTS5 MATCH expression (only meaningful when not empty); ``every_word``
+        asks for the strict form of an any-word query."""
+        if self.any_word and not every_word:
+            return " OR ".join(Term(words=(word,)).fts5() for word in self.words())
         parts: list[str] = []
         for term in self.positive:
             if parts:

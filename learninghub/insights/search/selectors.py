@@ -133,7 +133,7 @@ class _PostgresEngine:
 
     def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
         sql = f"SELECT id FROM search_document WHERE search_vector @@ {self.TSQUERY}"
-        params: list[Any] = [query.text]
+        params: list[Any] = [query.any_word_text]
         if self._trigram(query):
             sql += " OR %s <%% title"
             params.append(query.text)
@@ -141,7 +141,10 @@ class _PostgresEngine:
 
     def ranked(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int) -> list[tuple[int, float]]:
         sql = f"ts_rank_cd(search_document.search_vector, {self.TSQUERY})"
-        params: list[Any] = [query.text]
+        params: list[Any] = [query.any_word_text]
+        if query.any_word:  # every word present: ahead of any record with only some of them
+            sql += f" + (search_document.search_vector @@ {self.TSQUERY})::int"
+            params.append(query.text)
         if self._trigram(query):
             sql += " + 0.5 * word_similarity(%s, search_document.title)"
             params.append(query.text)
@@ -158,8 +161,9 @@ class _PostgresEngine:
 
         text = "concat_ws(E'\\n', nullif(search_document.body, ''), nullif(search_document.extra, ''))"
         title = RawSQL(f"ts_headline('english', {shielded('search_document.title')}, {self.TSQUERY}, %s)",
-                       [query.text, self.TITLE_HEADLINE])
-        snippet = RawSQL(f"ts_headline('english', {shielded(text)}, {self.TSQUERY}, %s)", [query.text, self.HEADLINE])
+                       [query.any_word_text, self.TITLE_HEADLINE])
+        snippet = RawSQL(f"ts_headline('english', {shielded(text)}, {self.TSQUERY}, %s)",
+                         [query.any_word_text, self.HEADLINE])
         rows = SearchDocument.objects.filter(pk__in=ids).annotate(title_hl=title, snippet_hl=snippet)
 
         def unshielded(value: str | None) -> str:
@@ -174,6 +178,7 @@ class _SqliteEngine:
     highlight() and snippet()."""
 
     MATCH = "search_fts MATCH %s"
+    EVERY_WORD_BONUS = 1000  # bm25 scores stay far below this
 
     def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
         return documents.filter(pk__in=RawSQL(f"SELECT rowid FROM search_fts WHERE {self.MATCH}", [query.fts5()]))
@@ -183,8 +188,13 @@ class _SqliteEngine:
 
     def ranked(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int) -> list[tuple[int, float]]:
         # ``rank`` is bm25(10, 4, 1) over (title, body, extra): negative, lower is better.
+        score_sql, params = "-search_fts.rank", []
+        if query.any_word:  # every word present: ahead of any record with only some of them
+            every_word = f"search_fts.rowid IN (SELECT rowid FROM search_fts WHERE {self.MATCH})"
+            score_sql += f" + {self.EVERY_WORD_BONUS} * ({every_word})"
+            params.append(query.fts5(every_word=True))
         rows = (self._entries(query).filter(document__in=documents)
-                .annotate(score=RawSQL("-search_fts.rank", [], output_field=FloatField()))
+                .annotate(score=RawSQL(score_sql, params, output_field=FloatField()))
                 .order_by("-score", "-document__dated_at", "document_id")
                 .values_list("document_id", "score")[start:stop])
         return list(rows)

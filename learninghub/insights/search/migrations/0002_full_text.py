@@ -3,7 +3,7 @@
 PostgreSQL: a STORED generated ``tsvector`` (title A, body B, extra C) with a GIN index, and a
 trigram GIN index on the title (pg_trgm) for short titles and typos.
 SQLite: an FTS5 external-content table over ``search_document`` kept in sync by triggers,
-ranked with column weights (title 10, body 4, extra 1).
+ranked with column weights (title 10, body 4, extra 1), English stemming (porter).
 
 Caution on SQLite: Django alters a table there by rebuilding it, which drops its triggers. A
 later migration that changes ``search_document`` must recreate the three triggers below.
@@ -33,7 +33,7 @@ SQLITE_FORWARDS = [
     """
     CREATE VIRTUAL TABLE search_fts USING fts5(
         title, body, extra, content='search_document', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2'
+        tokenize='porter unicode61 remove_diacritics 2'
     )
     """,
     "INSERT INTO search_fts(search_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0)')",
