@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from experiments.models import LessonApplication
 from tests.factories.experiments import ExperimentFactory, LessonApplicationFactory, LessonFactory
@@ -34,7 +35,7 @@ def test_create_from_a_postmortem_with_a_documented_date(member_api, team):
                                      "documented_at": "2026-02-01T10:00:00Z"}, format="json")
     assert response.status_code == 201, response.data
     assert response.json()["postmortem"] == postmortem.pk
-    assert response.json()["documented_at"].startswith("2026-02-01T10:00:00")
+    assert parse_datetime(response.json()["documented_at"]) == dt.datetime(2026, 2, 1, 10, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("body", [

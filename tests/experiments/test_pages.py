@@ -239,7 +239,8 @@ def test_create_with_metrics_lessons_steps_and_applied_lessons(member_client, me
                                                                        "Correct in-batch negatives"]
     application = LessonApplication.objects.get()
     assert application.lesson == earlier and application.experiment == experiment
-    assert application.applied_at == dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
+    # The form's times are the site's local time, as typed (started_at "2026-06-01T09:00").
+    assert application.applied_at == dt.datetime(2026, 6, 1, 9, tzinfo=timezone.get_current_timezone())
 
 
 def test_field_errors_keep_what_was_typed(member_client, team):

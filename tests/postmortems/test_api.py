@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from experiments.models import Lesson
 from postmortems.models import ActionItem, PostMortem
@@ -33,8 +34,8 @@ def test_create_with_nested_action_items_and_lessons(member_api, team, member, t
     assert [(i["description"], i["owner"], i["due_date"], i["status"]) for i in data["action_items"]] == [
         ("Add schema checks", "tia", "2026-04-01", "open"), ("Runbook", "mia", None, "done")]
     assert data["action_items"][0]["completed_at"] is None and data["action_items"][1]["completed_at"]
-    assert [(lesson["text"], lesson["documented_at"]) for lesson in data["lessons"]][1] == (
-        "Contracts", "2026-03-05T10:00:00Z")
+    assert [(lesson["text"], parse_datetime(lesson["documented_at"])) for lesson in data["lessons"]][1] == (
+        "Contracts", dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC))
     assert set(data["lessons"][0]) == {"id", "text", "documented_at"}
     assert data["action_item_count"] == 2 and data["lesson_count"] == 2
 
