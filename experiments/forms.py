@@ -12,6 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from experiments.models import Experiment, FailureKind, Lesson, Outcome
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.policy import writable_teams
+from learninghub.kernel.widgets import PickerInput
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -21,6 +22,9 @@ def _datetime_widget() -> forms.DateTimeInput:
 
 
 class ExperimentChoiceField(forms.ModelChoiceField):
+    """An experiment picked by typing (see :class:`PickerInput`): the queryset validates the
+    submitted id and is never rendered as options."""
+
     def label_from_instance(self, obj: Experiment) -> str:
         return f"{obj.title} · {obj.team.name} · {obj.started_at:%Y-%m-%d}"
 
@@ -45,6 +49,9 @@ class ExperimentForm(forms.ModelForm):
             "ended_at": _datetime_widget(),
             "error_message": forms.Textarea(attrs={"rows": 2}),
             "error_trace": forms.Textarea(attrs={"rows": 6, "class": "monospace"}),
+            "builds_on": PickerInput("experiment", placeholder="Search experiments by title"),
+            "repeat_of": PickerInput("experiment", params={"outcome": Outcome.FAILURE},
+                                     placeholder="Search failed experiments"),
         }
         field_classes = {"builds_on": ExperimentChoiceField, "repeat_of": ExperimentChoiceField}
         labels = {"is_novel": "Novel approach", "builds_on": "Builds on", "repeat_of": "Repeat of"}
@@ -66,9 +73,11 @@ class ExperimentForm(forms.ModelForm):
             self.fields["version"].initial = self.instance.version
         elif teams.count() == 1:
             self.fields["team"].initial = teams.first()
-        others = Experiment.objects.select_related("team").order_by("team__name", "-started_at", "-id")
+        others = Experiment.objects.select_related("team")
         if self.instance.pk:
             others = others.exclude(pk=self.instance.pk)
+            for name in ("builds_on", "repeat_of"):
+                self.fields[name].widget.params["exclude"] = self.instance.pk
         self.fields["builds_on"].queryset = others
         self.fields["repeat_of"].queryset = others.filter(outcome=Outcome.FAILURE)
         lessons = Lesson.objects.visible_to(user).select_related("team", "experiment", "postmortem")

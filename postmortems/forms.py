@@ -12,6 +12,7 @@ from experiments.models import Experiment, Lesson
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.models import Team
 from learninghub.kernel.policy import can_read, writable_teams
+from learninghub.kernel.widgets import PickerInput
 from postmortems.models import ActionItemStatus, PostMortem, PostMortemStatus, Severity
 from postmortems.selectors import postmortem_choices_for_repeat
 from postmortems.services import MAX_ROWS, action_item_row_errors, lesson_row_errors, timeline_errors
@@ -29,13 +30,13 @@ def _datetime_field(label: str, help_text: str = "") -> forms.DateTimeField:
 
 class ExperimentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Experiment) -> str:
-        return f"{obj.title} · {obj.team.slug} · {obj.started_at:%Y-%m-%d}"
+        return f"{obj.title} · {obj.team.name} · {obj.started_at:%Y-%m-%d}"
 
 
 class PostMortemChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: PostMortem) -> str:
         when = f"{obj.occurred_at:%Y-%m-%d}" if obj.occurred_at else "undated"
-        return f"{obj.title} · {obj.team.slug} · {when}"
+        return f"{obj.title} · {obj.team.name} · {when}"
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -72,10 +73,12 @@ class PostMortemForm(forms.Form):
     restricted = forms.BooleanField(required=False, label="Restricted",
                                     help_text="Only members of the team can see it (and its action items).")
     failure_mode = forms.ChoiceField(choices=[("", "—"), *FailureMode.choices], required=False)
-    experiment = ExperimentChoiceField(queryset=Experiment.objects.none(), required=False,
-                                       label="Experiment it reviews", empty_label="—")
-    repeat_of = PostMortemChoiceField(queryset=PostMortem.objects.none(), required=False,
-                                      label="Repeats an earlier post-mortem", empty_label="—")
+    experiment = ExperimentChoiceField(
+        queryset=Experiment.objects.none(), required=False, label="Experiment it reviews",
+        widget=PickerInput("experiment", team_field="team", placeholder="Search the team's experiments"))
+    repeat_of = PostMortemChoiceField(
+        queryset=PostMortem.objects.none(), required=False, label="Repeats an earlier post-mortem",
+        widget=PickerInput("postmortem", placeholder="Search post-mortems by title"))
     what_happened = forms.CharField(required=False, label="What Happened", widget=forms.Textarea(attrs={"rows": 6}),
                                     help_text="Markdown. Bullets work well.")
     root_cause = forms.CharField(required=False, label="Root Cause", widget=forms.Textarea(attrs={"rows": 5}),
@@ -98,9 +101,12 @@ class PostMortemForm(forms.Form):
         experiments = Experiment.objects.filter(team_id__in=team_ids)
         if postmortem and postmortem.experiment_id:
             experiments = experiments | Experiment.objects.filter(pk=postmortem.experiment_id)
-        self.fields["experiment"].queryset = experiments.select_related("team").order_by("-started_at", "-pk")
+        self.fields["experiment"].queryset = experiments.select_related("team")
         self.fields["repeat_of"].queryset = postmortem_choices_for_repeat(
             user=user, exclude_pk=postmortem.pk if postmortem else None)
+        if postmortem is not None:
+            self.fields["experiment"].widget.params["team_id"] = postmortem.team_id
+            self.fields["repeat_of"].widget.params["exclude"] = postmortem.pk
         if postmortem and postmortem.repeat_of_id and not can_read(user, postmortem.repeat_of):
             # Linked to a restricted post-mortem this editor may not see: neither show nor drop the link.
             del self.fields["repeat_of"]
@@ -130,7 +136,8 @@ class PostMortemForm(forms.Form):
 class ActionItemRowForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Action item")
-    owner = UserChoiceField(queryset=User.objects.none(), required=False, empty_label="Unassigned")
+    owner = UserChoiceField(queryset=User.objects.none(), required=False,
+                            widget=PickerInput("user", team_field="team", placeholder="Unassigned: type a name"))
     due_date = forms.DateField(required=False, label="Due", widget=forms.DateInput(attrs={"type": "date"},
                                                                                     format="%Y-%m-%d"))
     status = forms.ChoiceField(choices=ActionItemStatus.choices, initial=ActionItemStatus.OPEN)
@@ -180,14 +187,28 @@ class ActionItemFormSet(RowFormSet):
     team: Team | None = None
 
     def _construct_form(self, i, **kwargs):
-        """Rows share the owner and lesson choices, read once (not two queries per row)."""
+        """Rows share the lesson choices and the chosen owners' labels, each read once (not a query
+        per row); the owners themselves are picked by typing, never listed."""
         form = super()._construct_form(i, **kwargs)
         cache = self.__dict__.setdefault("_row_choices", {})
-        for name in ("owner", "lesson"):
-            if name not in cache:
-                cache[name] = list(form.fields[name].choices)
-            form.fields[name].choices = cache[name]
+        if "lesson" not in cache:
+            cache["lesson"] = list(form.fields["lesson"].choices)
+        form.fields["lesson"].choices = cache["lesson"]
+        if "owner" not in cache:
+            cache["owner"] = self._owner_labels(form.fields["owner"])
+        form.fields["owner"].widget.labels = cache["owner"]
         return form
+
+    def _owner_labels(self, field: forms.ModelChoiceField) -> dict[str, str]:
+        """Labels of the owners every row shows (submitted or saved), in one query."""
+        if self.is_bound:
+            values = [self.data.get(f"{self.add_prefix(i)}-owner") for i in range(self.total_form_count())]
+        else:
+            values = [getattr(row.get("owner"), "pk", row.get("owner")) for row in self.initial or []]
+        ids = {int(value) for value in values if str(value or "").isdigit()}
+        if not ids:
+            return {}
+        return {str(user.pk): field.label_from_instance(user) for user in field.queryset.filter(pk__in=ids)}
 
     def clean(self):
         if any(self.errors) or self.team is None:
@@ -214,6 +235,10 @@ class ImportMarkdownForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 20, "class": "monospace"}), label="Markdown",
         help_text="Paste the post-mortem template (## Post-Mortem: …, ### What Happened, ### Root Cause, "
                   "### What Went Well, ### Action Items, ### Lessons for Team).",
+    )
+    skip_repeat_detection = forms.BooleanField(
+        required=False, label="Importing history: do not compare it with earlier failures",
+        help_text="Repeat detection off (detect_repeats=false), so old post-mortems are not linked as repeats.",
     )
 
     def __init__(self, *args, user, **kwargs):

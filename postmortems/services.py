@@ -501,15 +501,16 @@ def postmortem_inputs_from_markdown(*, markdown: str, team: Team) -> ImportedInp
 
 
 @transaction.atomic
-def postmortem_import_markdown(*, team: Team, user, markdown: str,
-                               overrides: dict[str, Any] | None = None) -> tuple[PostMortem, list[str]]:
+def postmortem_import_markdown(*, team: Team, user, markdown: str, overrides: dict[str, Any] | None = None,
+                               detect_repeats: bool = True) -> tuple[PostMortem, list[str]]:
     """Create a post-mortem (a draft unless the Markdown or ``overrides`` say otherwise) from
-    the template, with its action items and lessons. Returns it with the import warnings."""
+    the template, with its action items and lessons. Returns it with the import warnings.
+    ``detect_repeats=False``: importing history, not compared with earlier failures."""
     inputs = postmortem_inputs_from_markdown(markdown=markdown, team=team)
     fields = inputs.fields | {name: value for name, value in (overrides or {}).items() if value is not None}
     fields.setdefault("status", PostMortemStatus.DRAFT)
     postmortem = postmortem_create(team=team, user=user, fields=fields, action_items=inputs.action_items,
-                                   lessons=inputs.lessons)
+                                   lessons=inputs.lessons, detect_repeats=detect_repeats)
     return postmortem, inputs.warnings
 
 

@@ -159,25 +159,29 @@ def _apply_service_errors(error: ValidationError, form) -> list[str]:
 
 
 def _render_form(request: HttpRequest, form, items, lessons, postmortem: PostMortem | None, *,
-                 status: int = 200, warnings=None, problems=None, conflict=None) -> HttpResponse:
+                 status: int = 200, warnings=None, problems=None, conflict=None,
+                 detect_repeats: bool = True) -> HttpResponse:
     context = {
         "form": form, "items": items, "lessons": lessons, "postmortem": postmortem,
         "warnings": warnings or [], "problems": problems or [], "conflict": conflict,
+        "detect_repeats": detect_repeats,
     }
     return render(request, "postmortems/form.html", context, status=status)
 
 
 def _save(request: HttpRequest, postmortem: PostMortem | None) -> HttpResponse:
     form, items, lessons = _build_forms(request, postmortem, data=request.POST)
+    # An imported history post-mortem carries ``detect_repeats=false`` from the import page.
+    detect_repeats = request.POST.get("detect_repeats", "").lower() not in {"false", "0", "off"}
     form_valid = form.is_valid()
     items.team = form.chosen_team
     if not (form_valid & items.is_valid() & lessons.is_valid()):
-        return _render_form(request, form, items, lessons, postmortem, status=400)
+        return _render_form(request, form, items, lessons, postmortem, status=400, detect_repeats=detect_repeats)
     try:
         if postmortem is None:
             saved = services.postmortem_create(team=form.cleaned_data["team"], user=request.user,
                                                fields=form.service_fields(), action_items=items.rows(),
-                                               lessons=lessons.rows())
+                                               lessons=lessons.rows(), detect_repeats=detect_repeats)
         else:
             saved = services.postmortem_update(postmortem=postmortem, user=request.user,
                                                fields=form.service_fields(), action_items=items.rows(),
@@ -241,7 +245,10 @@ def postmortem_import(request: HttpRequest) -> HttpResponse:
         item_initial = [{**row, "owner": row["owner"].pk if row["owner"] else None} for row in inputs.action_items]
         form, items, lessons = _build_forms(request, None, initial=initial, item_initial=item_initial,
                                             lesson_initial=inputs.lessons)
-        return _render_form(request, form, items, lessons, None, warnings=inputs.warnings)
+        detect_repeats = not import_form.cleaned_data["skip_repeat_detection"]
+        warnings = inputs.warnings if detect_repeats else [
+            *inputs.warnings, "Repeat detection is off: this post-mortem will not be compared with earlier failures."]
+        return _render_form(request, form, items, lessons, None, warnings=warnings, detect_repeats=detect_repeats)
     return render(request, "postmortems/import.html", {"form": import_form},
                   status=400 if import_form.is_bound else 200)
 

@@ -91,7 +91,8 @@ def _isolated_cache():
 
 @pytest.fixture(autouse=True)
 def _celery_mode(request):
-    """Tasks run in-process in every test except those that ask for a real worker.
+    """Tasks run in-process (the test profile's default) in every test except those that ask for
+    a real worker, and a test that switches eager mode off leaves it on for the next.
 
     This keeps the suite deterministic on the PostgreSQL/Redis run too, while the tests that
     use ``celery_worker_process`` prove the real broker path end to end.

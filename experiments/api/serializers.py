@@ -118,6 +118,10 @@ class ExperimentSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(required=False, min_value=1,
                                        help_text="Read: the current version. Write: the version your edit is "
                                                  "based on (or send If-Match); a stale one answers 409.")
+    detect_repeats = serializers.BooleanField(
+        write_only=True, required=False, default=True,
+        help_text="false: do not compare this failure with earlier ones (importing history, so old data is "
+                  "not auto-linked as repeats). Not stored.")
 
     class Meta:
         model = Experiment
@@ -126,6 +130,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "duration_seconds", "outcome", "failure_kind", "failure_mode", "is_novel", "builds_on", "repeat_of",
             "repeat_link_source", "next_steps", "external_id", "error_type", "error_message", "error_trace",
             "lessons", "applied_lessons", "lesson_count", "created_by", "created_at", "updated_at", "version",
+            "detect_repeats",
         ]
         read_only_fields = ["repeat_link_source", "created_at", "updated_at"]
         # Uniqueness of (team, external_id) is the upsert key, not an error: the view handles it.

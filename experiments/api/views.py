@@ -75,7 +75,8 @@ class ExperimentViewSet(TeamScopedModelViewSet):
     def _split(validated: dict) -> tuple[dict, dict]:
         data = dict(validated)
         extras = {"team": data.pop("team", None), "lessons": data.pop("lessons", None),
-                  "applied_lesson_ids": data.pop("applied_lessons", None)}
+                  "applied_lesson_ids": data.pop("applied_lessons", None),
+                  "detect_repeats": data.pop("detect_repeats", True)}
         data.pop("version", None)
         return data, extras
 

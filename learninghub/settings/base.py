@@ -44,6 +44,20 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def env_fraction(name: str, default: float) -> float:
+    """A number in [0, 1] (a similarity threshold); out of range or not a number is a configuration error."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number between 0 and 1, got {raw!r}") from exc
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name} must be between 0 and 1, got {raw!r}")
+    return value
+
+
 def database_config(url: str | None, base_dir: Path) -> dict:
     """Django DATABASES['default'] from a URL; SQLite file in the project when absent."""
     if not url:
@@ -254,8 +268,13 @@ METRICS_DEBOUNCE_SECONDS = env_int("METRICS_DEBOUNCE_SECONDS", 10)
 # --- Repeat-failure detection ---------------------------------------------------------
 REPEAT_SIMILARITY_BACKEND = os.environ.get("REPEAT_SIMILARITY_BACKEND",
                                            "learninghub.insights.repeats.similarity.FieldwiseSimilarity")
-REPEAT_AUTO_LINK_THRESHOLD = float(os.environ.get("REPEAT_AUTO_LINK_THRESHOLD", "0.8"))
-REPEAT_REVIEW_THRESHOLD = float(os.environ.get("REPEAT_REVIEW_THRESHOLD", "0.5"))
+# Similarity at or above AUTO links ``repeat_of`` automatically; in [REVIEW, AUTO) a lead reviews it.
+REPEAT_AUTO_LINK_THRESHOLD = env_fraction("REPEAT_AUTO_LINK_THRESHOLD", 0.8)
+REPEAT_REVIEW_THRESHOLD = env_fraction("REPEAT_REVIEW_THRESHOLD", 0.5)
+if REPEAT_REVIEW_THRESHOLD > REPEAT_AUTO_LINK_THRESHOLD:
+    raise ImproperlyConfigured("REPEAT_REVIEW_THRESHOLD must not be above REPEAT_AUTO_LINK_THRESHOLD")
+# How many search-index hits of the same team join the candidates a new failure is compared with.
+REPEAT_SEARCH_CANDIDATES = env_int("REPEAT_SEARCH_CANDIDATES", 60)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

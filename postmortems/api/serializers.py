@@ -108,6 +108,10 @@ class PostMortemSerializer(serializers.ModelSerializer):
     open_action_item_count = serializers.IntegerField(read_only=True)
     lesson_count = serializers.IntegerField(read_only=True)
     html_url = serializers.SerializerMethodField()
+    detect_repeats = serializers.BooleanField(
+        write_only=True, required=False, default=True,
+        help_text="false: do not compare this failure with earlier ones (importing history, so old data is not "
+                  "auto-linked as repeats). Not stored.")
 
     class Meta:
         model = PostMortem
@@ -116,6 +120,7 @@ class PostMortemSerializer(serializers.ModelSerializer):
             "production_impact", "what_happened", "root_cause", "what_went_well", "failure_mode", "experiment",
             "repeat_of", "repeat_link_source", "action_items", "lessons", "authors", "created_by", "created_at",
             "updated_at", "version", "action_item_count", "open_action_item_count", "lesson_count", "html_url",
+            "detect_repeats",
         ]
         read_only_fields = ["repeat_link_source", "created_at", "updated_at"]
         extra_kwargs = {"title": {"required": True}}
@@ -162,6 +167,10 @@ class ImportMarkdownSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     status = serializers.ChoiceField(choices=PostMortemStatus.choices, required=False,
                                      help_text="Draft unless the Markdown or this field says published")
+    detect_repeats = serializers.BooleanField(
+        required=False, default=True,
+        help_text="false: do not compare this failure with earlier ones (importing history, so old data is not "
+                  "auto-linked as repeats). Not stored.")
 
 
 class ActionItemSerializer(serializers.ModelSerializer):

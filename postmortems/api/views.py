@@ -31,13 +31,13 @@ class MarkdownRenderer(JSONRenderer):
     charset = "utf-8"
 
 
-def _service_payload(validated: dict) -> tuple[dict, list[dict] | None, list[dict] | None]:
+def _service_payload(validated: dict) -> tuple[dict, list[dict] | None, list[dict] | None, bool]:
     data = dict(validated)
     data.pop("team", None)
     data.pop("version", None)
     items = data.pop("action_items", None)
     lessons = data.pop("lessons", None)
-    return data, items, lessons
+    return data, items, lessons, data.pop("detect_repeats", True)
 
 
 class PostMortemViewSet(TeamScopedModelViewSet):
@@ -60,18 +60,19 @@ class PostMortemViewSet(TeamScopedModelViewSet):
     def perform_create(self, serializer) -> None:
         team = serializer.validated_data["team"]
         require_write(self.request.user, team)
-        fields, items, lessons = _service_payload(serializer.validated_data)
+        fields, items, lessons, detect_repeats = _service_payload(serializer.validated_data)
         postmortem = services.postmortem_create(team=team, user=self.request.user, fields=fields,
-                                                action_items=items, lessons=lessons)
+                                                action_items=items, lessons=lessons, detect_repeats=detect_repeats)
         serializer.instance = self._reloaded(postmortem)
 
     def perform_update(self, serializer) -> None:
-        fields, items, lessons = _service_payload(serializer.validated_data)
+        fields, items, lessons, detect_repeats = _service_payload(serializer.validated_data)
         if "team" in serializer.validated_data:
             fields["team"] = serializer.validated_data["team"]
         postmortem = services.postmortem_update(
             postmortem=serializer.instance, user=self.request.user, fields=fields, action_items=items,
-            lessons=lessons, expected_version=expected_version(self.request, self.request.data))
+            lessons=lessons, expected_version=expected_version(self.request, self.request.data),
+            detect_repeats=detect_repeats)
         serializer.instance = self._reloaded(postmortem)
 
     def perform_destroy(self, instance: PostMortem) -> None:
@@ -102,7 +103,8 @@ class PostMortemViewSet(TeamScopedModelViewSet):
         team = data.pop("team")
         require_write(request.user, team)
         postmortem, warnings = services.postmortem_import_markdown(
-            team=team, user=request.user, markdown=data.pop("markdown"), overrides=data)
+            team=team, user=request.user, markdown=data.pop("markdown"),
+            detect_repeats=data.pop("detect_repeats", True), overrides=data)
         body = {"postmortem": self.get_serializer(self._reloaded(postmortem)).data, "warnings": warnings}
         return Response(body, status=status.HTTP_201_CREATED)
 

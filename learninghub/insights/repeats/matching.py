@@ -2,9 +2,10 @@
 
 A failure (a failed experiment or a post-mortem) is compared with the same team's earlier
 failures of both kinds: a post-mortem can repeat a failed experiment's cause. Candidates are
-bounded: the most recent ``MAX_RECENT`` of each kind, plus earlier failures with the same
-title or sharing a rare word of the title or the root cause, so an old repeat is not missed
-at a team with thousands of failures. The similarity backend (``REPEAT_SIMILARITY_BACKEND``)
+bounded: the most recent ``MAX_RECENT`` of each kind, the ones with the same title, and the
+``REPEAT_SEARCH_CANDIDATES`` best hits of the search index for the failure's title and cause
+(an indexed lookup, so an old repeat is not missed at a team with thousands of failures and
+the cost does not grow with them). The similarity backend (``REPEAT_SIMILARITY_BACKEND``)
 scores them; when it is unavailable, the rule (same failure mode, shared root-cause words)
 scores them instead, and the rule's matches only ever go to the review queue.
 """
@@ -21,6 +22,7 @@ from django.utils.module_loading import import_string
 from experiments.models import Experiment, Outcome
 from learninghub.insights.repeats.models import FailureType, Method
 from learninghub.insights.repeats.similarity import (
+    RETRY_WORDS,
     FailureText,
     FieldwiseSimilarity,
     Scored,
@@ -28,13 +30,15 @@ from learninghub.insights.repeats.similarity import (
     analyze,
     rule_score,
 )
+from learninghub.insights.search.models import DocumentKind
+from learninghub.insights.search.selectors import best_documents
 from postmortems.models import PostMortem
 
 logger = logging.getLogger(__name__)
 
 MAX_RECENT = 150
-MAX_RARE = 40
-RARE_WORDS = 4
+SEARCH_WORDS = 16  # the search query: the title's words, then the cause's longest ones
+MAX_SAME_TITLE = 20
 EXPERIMENT_FIELDS = ("id", "team_id", "title", "hypothesis", "approach", "error_type", "error_message",
                      "failure_mode", "next_steps", "started_at")
 POSTMORTEM_FIELDS = ("id", "team_id", "title", "what_happened", "root_cause", "failure_mode", "occurred_at",
@@ -82,22 +86,38 @@ def feature_text(record) -> FailureText:
         failure_mode=record.failure_mode)
 
 
-def _rare_words(record) -> list[str]:
-    """Words of the title and root cause most likely to be specific: long ones, or with digits."""
-    text = f"{record.title} {getattr(record, 'root_cause', '')}"
-    words = {surface for term, surface in analyze(text) if len(surface) >= 6 or any(c.isdigit() for c in surface)}
-    return sorted(words, key=lambda w: (-len(w), w))[:RARE_WORDS]
+def search_text(record) -> str:
+    """What the search index is asked for: the title's words, then the most specific words of
+    the cause (a post-mortem's root cause, an experiment's hypothesis and approach), longest first."""
+    cause = record.root_cause if isinstance(record, PostMortem) else f"{record.hypothesis} {record.approach}"
+    words: list[str] = []
+    for _term, surface in analyze(record.title):
+        if surface not in RETRY_WORDS and surface not in words:
+            words.append(surface)
+    rest = {surface for _term, surface in analyze(cause) if surface not in words and len(surface) > 2}
+    words += sorted(rest, key=lambda w: (-len(w), w))
+    return " ".join(words[:SEARCH_WORDS])
 
 
-def _bounded(queryset, record, text_fields: tuple[str, ...]) -> list:
-    """Most recent ones, plus the same title, plus ones sharing a rare word."""
+def _search_hits(record) -> dict[str, list[int]]:
+    """Ids of the team's failures (both kinds) the search index ranks best for ``record``."""
+    hits: dict[str, list[int]] = {DocumentKind.EXPERIMENT: [], DocumentKind.POSTMORTEM: []}
+    if settings.REPEAT_SEARCH_CANDIDATES <= 0:
+        return hits
+    found = best_documents(text=search_text(record), team_id=record.team_id, before=moment_of(record),
+                           kinds=(DocumentKind.EXPERIMENT, DocumentKind.POSTMORTEM),
+                           limit=settings.REPEAT_SEARCH_CANDIDATES + 1)  # + 1: the record itself
+    for kind, object_id in found:
+        hits[kind].append(object_id)
+    return hits
+
+
+def _bounded(queryset, record, hit_ids: list[int]) -> list:
+    """Most recent ones, plus the same title, plus the search index's best hits."""
     recent = list(queryset[:MAX_RECENT])
     seen = {r.pk for r in recent}
-    extra = Q(title__iexact=record.title)
-    for word in _rare_words(record):
-        for name in text_fields:
-            extra |= Q(**{f"{name}__icontains": word})
-    more = [r for r in queryset.filter(extra).exclude(pk__in=seen)[:MAX_RARE] if r.pk not in seen]
+    extra = Q(title__iexact=record.title) | Q(pk__in=hit_ids)
+    more = list(queryset.filter(extra).exclude(pk__in=seen)[:len(hit_ids) + MAX_SAME_TITLE])
     return recent + more
 
 
@@ -125,8 +145,9 @@ def earlier_failures(record) -> list:
     experiments = (experiments.only(*EXPERIMENT_FIELDS).prefetch_related("lessons").order_by("-started_at", "-id"))
     postmortems = (postmortems.only(*POSTMORTEM_FIELDS).prefetch_related("lessons")
                    .order_by("-occurred_at", "-id"))
-    return (_bounded(experiments, record, ("title", "hypothesis"))
-            + _bounded(postmortems, record, ("title", "root_cause")))
+    hits = _search_hits(record)
+    return (_bounded(experiments, record, hits[DocumentKind.EXPERIMENT])
+            + _bounded(postmortems, record, hits[DocumentKind.POSTMORTEM]))
 
 
 def similarity_backend():

@@ -306,3 +306,22 @@ def search(*, user, query: str, filters: SearchFilters | None = None, page: int 
 def without(filters: SearchFilters, facet: str) -> SearchFilters:
     """The same selections with one facet cleared."""
     return replace(filters, **{facet: None if facet in ("team", "period") else ""})
+
+
+def best_documents(*, text: str, team_id: int, kinds: tuple[str, ...], limit: int,
+                   before: dt.datetime | None = None) -> list[tuple[str, int]]:
+    """``(kind, object_id)`` of the ``limit`` index rows of one team, of these kinds (dated no
+    later than ``before``), that best match ``text`` with any of its words: the candidates of
+    repeat detection. Internal matching, not a viewer's search: restricted rows of the team are
+    included (detection compares a team's failures with its own), experiments only when failed."""
+    parsed = parse(text)
+    if parsed.is_empty:
+        return []
+    documents = SearchDocument.objects.filter(team_id=team_id, kind__in=kinds).exclude(
+        kind=DocumentKind.EXPERIMENT, outcome__in=[o for o in Outcome.values if o != Outcome.FAILURE])
+    if before is not None:
+        documents = documents.filter(dated_at__lte=before)
+    ids = [pk for pk, _score in _engine().ranked(documents, parsed, 0, limit)]
+    keys = {pk: (kind, object_id) for pk, kind, object_id
+            in SearchDocument.objects.filter(pk__in=ids).values_list("pk", "kind", "object_id")}
+    return [keys[pk] for pk in ids if pk in keys]

@@ -6,4 +6,6 @@ app_name = "search"
 
 urlpatterns = [
     path("", views.search_page, name="page"),
+    path("similar/", views.similar, name="similar"),
+    path("pick/", views.pick, name="pick"),
 ]
