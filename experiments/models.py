@@ -85,12 +85,17 @@ class Experiment(TimeStampedModel):
     error_type = models.CharField(max_length=200, blank=True)
     error_message = models.TextField(blank=True)
     error_trace = models.TextField(blank=True)
+    time_to_failure = models.DurationField(
+        null=True, blank=True,
+        help_text="How long the run took to reach its failure verdict (a crash, or the failure detector "
+                  "stopping it), as measured by the tooling; the Fast Fail Award's evidence")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="experiments_created")
     version = models.PositiveIntegerField(default=1)
 
     # Fields a failure may carry and a success may not.
-    FAILURE_FIELDS = ("failure_kind", "failure_mode", "error_type", "error_message", "error_trace", "repeat_of")
+    FAILURE_FIELDS = ("failure_kind", "failure_mode", "error_type", "error_message", "error_trace", "repeat_of",
+                      "time_to_failure")
     MAX_METRIC_NAME_LENGTH = 100
     MAX_LINEAGE_DEPTH = 500
 
@@ -121,6 +126,14 @@ class Experiment(TimeStampedModel):
         return self.ended_at - self.started_at if self.ended_at else None
 
     @property
+    def time_to_verdict(self):
+        """Time from start to the failure verdict: measured by the tooling when it reported it,
+        else the recorded duration (None for anything but a concluded failure)."""
+        if not self.is_failure:
+            return None
+        return self.time_to_failure if self.time_to_failure is not None else self.duration
+
+    @property
     def is_failure(self) -> bool:
         return self.outcome == Outcome.FAILURE
 
@@ -144,6 +157,8 @@ class Experiment(TimeStampedModel):
         for message in next_steps_errors(self.next_steps):
             add("next_steps", message)
 
+        if self.time_to_failure is not None and self.time_to_failure.total_seconds() < 0:
+            add("time_to_failure", "The time to a failure verdict cannot be negative.")
         if self.failure_kind and self.outcome != Outcome.FAILURE:
             add("failure_kind", "Only a failure has a failure kind (productive, wasteful or system).")
         if self.outcome == Outcome.SUCCESS:
@@ -342,3 +357,51 @@ class LessonApplication(TimeStampedModel):
                                         f"({lesson.documented_at:%Y-%m-%d %H:%M})."]
         if errors:
             raise ValidationError(errors)
+
+
+class MlflowMapping(TimeStampedModel):
+    """A team's MLflow experiment, imported into its registry by the periodic sync.
+
+    ``cursor_start_time`` is the resume point (MLflow start time, ms since the epoch): every run
+    that started before it was finished when last seen and is imported, so a sync only searches
+    runs from there on. It only moves after a whole page of runs has been handled."""
+
+    team = models.ForeignKey("learninghub.Team", on_delete=models.CASCADE, related_name="mlflow_mappings")
+    tracking_uri = models.URLField(max_length=500, help_text="The MLflow tracking server, e.g. http://mlflow:5000")
+    experiment_name = models.CharField(max_length=500, help_text="The MLflow experiment's name")
+    enabled = models.BooleanField(default=True, help_text="Synced periodically")
+    detect_repeats = models.BooleanField(default=True, help_text="Compare synced failures with earlier ones")
+    cursor_start_time = models.BigIntegerField(null=True, blank=True, editable=False)
+    last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_result = models.TextField(blank=True, editable=False, help_text="What the last sync did, or why it failed")
+
+    class Meta:
+        ordering = ["team__name", "experiment_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "tracking_uri", "experiment_name"],
+                                    name="unique_mlflow_mapping_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_name} @ {self.tracking_uri} → {self.team}"
+
+
+class MlflowRun(models.Model):
+    """The link between an MLflow run and the experiment imported from it.
+
+    ``fingerprint`` is a hash of what the run mapped to, so a run that did not change is not
+    written again; ``synced_version`` is the experiment's version after the sync wrote it: a
+    higher version means a person edited it here, and the sync then reports, not overwrites."""
+
+    mapping = models.ForeignKey(MlflowMapping, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    experiment = models.OneToOneField(Experiment, on_delete=models.CASCADE, related_name="mlflow_run")
+    run_id = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    synced_version = models.PositiveIntegerField()
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["run_id"])]
+
+    def __str__(self) -> str:
+        return self.run_id

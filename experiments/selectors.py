@@ -37,7 +37,8 @@ def experiment_list(*, user) -> QuerySet:
 
 def experiment_detail(*, user) -> QuerySet:
     """One experiment with everything its page shows: lessons and where they were applied, the
-    lessons it applied, its repeats and the post-mortems reviewing it."""
+    lessons it applied, its repeats and the post-mortems reviewing it, and for a repeat what the
+    earlier failure taught (its lessons, and the action items of the post-mortems reviewing it)."""
     related = ("team", "created_by", "builds_on__team", "repeat_of__team")
     return Experiment.objects.select_related(*related).prefetch_related(
         Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id").prefetch_related(
@@ -47,6 +48,9 @@ def experiment_detail(*, user) -> QuerySet:
         ).order_by("applied_at", "id")),
         Prefetch("repeats", queryset=Experiment.objects.select_related("team").order_by("started_at", "id")),
         Prefetch("postmortems", queryset=_visible_postmortems(user)),
+        Prefetch("repeat_of__lessons", queryset=Lesson.objects.order_by("position", "id")),
+        Prefetch("repeat_of__postmortems", queryset=_visible_postmortems(user).prefetch_related(
+            "action_items__owner")),
     )
 
 

@@ -30,7 +30,7 @@ from learninghub.kernel.policy import require_lead, require_write, user_or_none
 EXPERIMENT_FIELDS = (
     "title", "hypothesis", "approach", "metrics", "started_at", "ended_at", "outcome", "failure_kind",
     "failure_mode", "is_novel", "builds_on", "repeat_of", "next_steps", "external_id", "error_type",
-    "error_message", "error_trace",
+    "error_message", "error_trace", "time_to_failure",
 )
 LessonInput = Mapping[str, Any] | str
 

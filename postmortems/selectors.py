@@ -71,6 +71,10 @@ def postmortem_detail(*, user, pk: int) -> PostMortem:
                  .annotate(application_count=Count("applications", filter=applied_visibly))
                  .order_by("position", "pk")),
         "authors",
+        # A repeat's page shows what the earlier failure taught ("last time we learned").
+        Prefetch("repeat_of__lessons", queryset=Lesson.objects.order_by("position", "pk")),
+        Prefetch("repeat_of__action_items", queryset=ActionItem.objects.select_related("owner")
+                 .order_by("position", "pk")),
     ).get(pk=pk)
 
 

@@ -113,6 +113,10 @@ class ExperimentSerializer(serializers.ModelSerializer):
     lessons = LessonListField(required=False)
     applied_lessons = AppliedLessonsField(required=False)
     duration_seconds = serializers.SerializerMethodField()
+    time_to_failure = serializers.DurationField(
+        required=False, allow_null=True,
+        help_text="A failure: how long the run took to its failure verdict, as the tooling measured it "
+                  "(seconds, or [DD] [HH:[MM:]]ss[.uuuuuu])")
     lesson_count = serializers.IntegerField(read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     version = serializers.IntegerField(required=False, min_value=1,
@@ -129,7 +133,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "id", "url", "team", "title", "hypothesis", "approach", "metrics", "started_at", "ended_at",
             "duration_seconds", "outcome", "failure_kind", "failure_mode", "is_novel", "builds_on", "repeat_of",
             "repeat_link_source", "next_steps", "external_id", "error_type", "error_message", "error_trace",
-            "lessons", "applied_lessons", "lesson_count", "created_by", "created_at", "updated_at", "version",
+            "time_to_failure", "lessons", "applied_lessons", "lesson_count", "created_by", "created_at", "updated_at", "version",
             "detect_repeats",
         ]
         read_only_fields = ["repeat_link_source", "created_at", "updated_at"]

@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "learninghub.insights.metrics",
     "learninghub.insights.repeats",
     "learninghub.insights.search",
+    "learninghub.insights.alerts",
 ]
 
 MIDDLEWARE = [
@@ -255,11 +256,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "awards-advance-cycles": {"task": "awards.tasks.advance_award_cycles", "schedule": crontab(minute=5)},
     "metrics-nightly-recompute": {"task": "metrics.tasks.recompute_recent_months",
                                   "schedule": crontab(hour=2, minute=30)},
+    "alerts-evaluate": {"task": "alerts.tasks.evaluate_alerts", "schedule": crontab(minute="*/15"),
+                        "options": {"expires": 14 * 60}},
 }
 
 # --- Awards ---------------------------------------------------------------------------
 # Nominations are open until the end of this day of the month; voting until the month's last day.
 AWARDS_NOMINATIONS_CLOSE_DAY = env_int("AWARDS_NOMINATIONS_CLOSE_DAY", 21)
+
+# --- Alerts ----------------------------------------------------------------------------
+# Webhooks to private-network addresses are refused unless this is set (tests reach 127.0.0.1).
+ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", False)
+ALERT_WEBHOOK_TIMEOUT = env_int("ALERT_WEBHOOK_TIMEOUT", 5)
 
 # --- Metrics ---------------------------------------------------------------------------
 # A burst of writes within this many seconds causes one recomputation of the stale snapshots.

@@ -8,7 +8,6 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from learninghub.insights.alerts import receivers
-        from learninghub.kernel.events import failure_recorded, team_records_changed
+        from learninghub.kernel.events import team_records_changed
 
         team_records_changed.connect(receivers.on_team_records_changed, dispatch_uid="alerts-team-records-changed")
-        failure_recorded.connect(receivers.on_failure_recorded, dispatch_uid="alerts-failure-recorded")

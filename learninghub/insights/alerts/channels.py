@@ -138,7 +138,7 @@ def _send_email(notification: Notification) -> None:
     if not address:
         raise DeliveryError("No email address to send to.")
     payload = notification.payload
-    context = {"payload": payload, "notification": notification}
+    context = {"payload": payload, "notification": notification, "site_url": settings.SITE_URL}
     text = render_to_string(payload.get("text_template", "alerts/email/alert.txt"), context)
     message = EmailMultiAlternatives(subject=f"[LearningHub] {payload.get('title', '')}"[:200], body=text,
                                      to=[address])

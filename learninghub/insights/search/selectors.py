@@ -308,20 +308,34 @@ def without(filters: SearchFilters, facet: str) -> SearchFilters:
     return replace(filters, **{facet: None if facet in ("team", "period") else ""})
 
 
+
 def best_documents(*, text: str, team_id: int, kinds: tuple[str, ...], limit: int,
-                   before: dt.datetime | None = None) -> list[tuple[str, int]]:
+                   before: dt.datetime | None = None, max_words: int = 16) -> list[tuple[str, int]]:
     """``(kind, object_id)`` of the ``limit`` index rows of one team, of these kinds (dated no
-    later than ``before``), that best match ``text`` with any of its words: the candidates of
-    repeat detection. Internal matching, not a viewer's search: restricted rows of the team are
-    included (detection compares a team's failures with its own), experiments only when failed."""
-    parsed = parse(text)
-    if parsed.is_empty:
+    later than ``before``), that best match any word of ``text``: the candidates of repeat
+    detection. Internal matching, not a viewer's search: restricted rows of the team are included
+    (detection compares a team's failures with its own); experiments only when they failed.
+
+    Leaner than :func:`search` (whole words, no every-word bonus, no highlights, the team filter
+    joined rather than a subquery): it runs on every recorded failure, at teams with 20k of them."""
+    words = parse(text).words()[:max_words]
+    if not words:
         return []
     documents = SearchDocument.objects.filter(team_id=team_id, kind__in=kinds).exclude(
         kind=DocumentKind.EXPERIMENT, outcome__in=[o for o in Outcome.values if o != Outcome.FAILURE])
     if before is not None:
         documents = documents.filter(dated_at__lte=before)
-    ids = [pk for pk, _score in _engine().ranked(documents, parsed, 0, limit)]
-    keys = {pk: (kind, object_id) for pk, kind, object_id
-            in SearchDocument.objects.filter(pk__in=ids).values_list("pk", "kind", "object_id")}
-    return [keys[pk] for pk in ids if pk in keys]
+    if connection.vendor == "postgresql":
+        tsquery = "websearch_to_tsquery('english', %s)"
+        any_word = " or ".join(words)
+        rows = (documents.filter(RawSQL(f"search_document.search_vector @@ {tsquery}", [any_word],
+                                        output_field=BooleanField()))
+                .annotate(score=RawSQL(f"ts_rank_cd(search_document.search_vector, {tsquery})", [any_word],
+                                       output_field=FloatField()))
+                .order_by("-score", "-dated_at", "id").values_list("kind", "object_id")[:limit])
+        return list(rows)
+    expression = " OR ".join(f'"{word}"' for word in words)  # \w+ words: nothing to escape
+    entries = FtsEntry.objects.filter(RawSQL("search_fts MATCH %s", [expression], output_field=BooleanField()))
+    rows = (entries.filter(document__in=documents.values("pk")).order_by(RawSQL("search_fts.rank", []))
+            .values_list("document__kind", "document__object_id")[:limit])
+    return list(rows)
