@@ -115,11 +115,11 @@ def test_a_burst_of_100_changes_enqueues_one_delayed_task_with_a_broker(team, se
     app.conf.task_always_eager = False
     published = []
 
-    def fake_enqueue(task, *args, countdown=None, **kwargs):
-        published.append((task.name, countdown))
+    def fake_enqueue(name, *args, countdown=None, **kwargs):
+        published.append((name, countdown))
         return True
 
-    with mock.patch.object(scheduling, "enqueue", fake_enqueue), \
+    with mock.patch.object(scheduling, "enqueue_by_name", fake_enqueue), \
             mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
         for index in range(100):
             ExperimentFactory(team=team, started_at=at(2025, 11, 3) + dt.timedelta(minutes=index))

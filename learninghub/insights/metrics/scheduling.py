@@ -32,11 +32,12 @@ from django.conf import settings
 from django.core.cache import cache
 
 from learninghub.insights.metrics import engine
-from learninghub.kernel.queue import enqueue
+from learninghub.kernel.queue import enqueue_by_name
 
 logger = logging.getLogger(__name__)
 
 SCHEDULED_KEY = "metrics:recompute-scheduled"
+RECOMPUTE_TASK = "metrics.tasks.recompute_stale"
 # How long past its countdown a scheduled run may be late (a busy or dead worker) before pages
 # stop waiting for it and compute stale snapshots themselves.
 SCHEDULE_GRACE_SECONDS = 120
@@ -65,8 +66,6 @@ def schedule_recompute() -> bool:
     Returns True when one is scheduled (now or already); False when the broker could not take
     it (stale snapshots are then computed by the pages that need them).
     """
-    from learninghub.insights.metrics.tasks import recompute_stale
-
     window = debounce_seconds() if tasks_in_process() else debounce_seconds() + SCHEDULE_GRACE_SECONDS
     try:
         claimed = cache.add(SCHEDULED_KEY, "1", timeout=window)
@@ -75,7 +74,8 @@ def schedule_recompute() -> bool:
         return False
     if not claimed:
         return True
-    if enqueue(recompute_stale, countdown=debounce_seconds()):
+    # By name: the tasks module imports this one (for ``release``), so importing it back would be a cycle.
+    if enqueue_by_name(RECOMPUTE_TASK, countdown=debounce_seconds()):
         return True
     release()
     return False
