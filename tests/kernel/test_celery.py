@@ -1,6 +1,5 @@
 """Celery wiring: tasks run in-process by default, and through a real broker to a real worker."""
 
-import time
 import uuid
 
 import pytest
@@ -38,7 +37,12 @@ def test_heartbeat_is_idempotent():
     assert cache.get("worker:last-heartbeat")
 
 
-def test_enqueue_reports_failure_quickly_instead_of_raising_when_the_broker_is_down():
+def test_enqueue_reports_failure_instead_of_raising_when_the_broker_is_down(settings):
+    # What bounds the wait is configuration (one connection attempt, no publish retries), so the
+    # test checks that rather than timing the call.
+    assert settings.CELERY_TASK_PUBLISH_RETRY is False
+    assert settings.CELERY_BROKER_CONNECTION_TIMEOUT <= 1
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["max_retries"] == 0
     offline = Celery("offline", set_as_current=False)
     offline.config_from_object("django.conf:settings", namespace="CELERY")
     offline.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
@@ -47,9 +51,7 @@ def test_enqueue_reports_failure_quickly_instead_of_raising_when_the_broker_is_d
     def noop():
         return None
 
-    started = time.perf_counter()
     assert enqueue(noop) is False
-    assert time.perf_counter() - started < 5
 
 
 @pytest.mark.broker

@@ -1,8 +1,9 @@
 """/healthz reports database, cache and broker, and answers promptly when Redis is down."""
 
-import time
+from unittest import mock
 
 import pytest
+from kombu import Connection
 
 pytestmark = pytest.mark.django_db
 
@@ -19,21 +20,22 @@ def test_healthz_is_public_and_reports_every_component(client):
     assert body["broker"]["ok"] is True
 
 
-def test_healthz_with_unreachable_broker_and_cache_still_answers_quickly(client, settings):
+def test_healthz_with_unreachable_broker_and_cache_still_answers(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = UNREACHABLE_REDIS
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": UNREACHABLE_REDIS,
                                    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
-    started = time.perf_counter()
-    response = client.get("/healthz")
-    elapsed = time.perf_counter() - started
+    with mock.patch.object(Connection, "ensure_connection", autospec=True,
+                           side_effect=Connection.ensure_connection) as ensure_connection:
+        response = client.get("/healthz")
     assert response.status_code == 200, "the database answers, so the app is up"
     body = response.json()
     assert body["database"]["ok"] is True
     assert body["broker"]["ok"] is False and "error" in body["broker"]
     assert body["cache"]["ok"] is False
-    assert elapsed < 2.0
+    # Bounded by configuration, not by a stopwatch: one attempt with a one-second timeout.
+    assert ensure_connection.call_args.kwargs == {"max_retries": 0, "timeout": 1}
 
 
 def test_healthz_reports_the_real_broker_when_configured(client, settings):
