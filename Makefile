@@ -23,6 +23,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 install: $(VENV)/.installed
 
+# The MLflow tracking server the import tests start (tests/mlflow) lives in its own test-only
+# virtualenv: mlflow's pins (Flask, gunicorn, numpy…) are not ours to follow.
+VENV_MLFLOW := .venv-mlflow
+MLFLOW_VERSION := 3.17.2
+$(VENV_MLFLOW)/.installed: $(VENV)/.installed
+	@if [ ! -x $(VENV_MLFLOW)/bin/python ]; then $(BASE_PYTHON) -m venv $(VENV_MLFLOW); fi
+	$(VENV)/bin/uv pip install --quiet --python $(VENV_MLFLOW)/bin/python mlflow==$(MLFLOW_VERSION)
+	touch $@
+
 # The embedded default is a development setup: DEBUG on (dev secret key, static files from the app).
 run: export DEBUG ?= 1
 run: install
@@ -34,7 +43,7 @@ run: install
 # and REDIS_URL, when set, still choose PostgreSQL and Redis (CI's second run).
 TEST_SETTINGS := learninghub.settings.test
 
-test: install
+test: install $(VENV_MLFLOW)/.installed
 	$(PY) manage.py collectstatic --noinput -v 0 --settings $(TEST_SETTINGS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -57,4 +66,4 @@ bench: install
 	$(PY) bench/metrics.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3
+	rm -rf $(VENV) $(VENV_MLFLOW) staticfiles db.sqlite3

@@ -12,6 +12,7 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from awards.models import Award, AwardCategory, AwardCycle, CycleState, Nomination, Vote
 from learninghub.kernel.periods import Month
@@ -250,8 +251,10 @@ def _humanize_duration(delta: dt.timedelta) -> str:
 
 
 def suggest_fast_fail(*, month: date, viewer) -> list[Suggestion]:
-    """People whose failed experiments of the month reached their conclusion fastest (shortest
-    ``ended_at − started_at``) and have a lesson documented; the fastest such failure ranks them."""
+    """People whose failed experiments of the month reached their failure verdict fastest and have
+    a lesson documented; the fastest such failure ranks them. The time is the one the tooling
+    measured (``time_to_failure``: a crash, or the failure detector stopping the run) when it
+    reported one, else ``ended_at − started_at``."""
     from experiments.models import Experiment, Lesson
 
     period = Month.of(month)
@@ -259,8 +262,9 @@ def suggest_fast_fail(*, month: date, viewer) -> list[Suggestion]:
     failures = (Experiment.objects.failures().filter(ended_at__gte=start, ended_at__lt=end,
                                                      created_by__is_active=True)
                 .filter(Exists(Lesson.objects.filter(experiment=OuterRef("pk"))))
-                .annotate(time_to_conclusion=ExpressionWrapper(F("ended_at") - F("started_at"),
-                                                               output_field=DurationField()),
+                .annotate(time_to_conclusion=Coalesce(
+                    "time_to_failure", ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
+                    output_field=DurationField()),
                           lesson_count=Count("lessons"))
                 .select_related("created_by").order_by("time_to_conclusion", "ended_at", "pk")[:500])
     people: dict[int, Suggestion] = {}

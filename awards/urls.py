@@ -4,7 +4,7 @@ from datetime import date
 
 from django.urls import path, register_converter
 
-from awards import views
+from awards import exports, views
 from learninghub.kernel.periods import Month
 
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("", views.current, name="current"),
     path("open/", views.open_current, name="open-current"),
     path("cycles/", views.cycle_list, name="cycles"),
+    path("cycles/export.csv", exports.award_results_csv, name="results-export"),
     path("cycles/<month:month>/", views.cycle_detail, name="cycle"),
     path("cycles/<month:month>/advance/", views.advance, name="advance"),
     path("cycles/<month:month>/nominate/<slug:slug>/", views.nominate, name="nominate"),

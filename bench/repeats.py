@@ -17,6 +17,7 @@ A flag is right when the earlier record it names is in the same repeat chain as 
     python bench/repeats.py
     python bench/repeats.py --details          # every failure's best match and score
     python bench/repeats.py --sweep            # precision/recall over a range of thresholds
+    python bench/repeats.py --team-size 20000 --no-search   # detection time at a team with 20k failures
     REPEAT_AUTO_LINK_THRESHOLD=0.85 python bench/repeats.py
 """
 
@@ -244,6 +245,7 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="precision/recall over a range of thresholds")
     parser.add_argument("--team-size", type=int, default=0, metavar="N",
                         help="add N synthetic earlier failures to one team (timing at a large team)")
+    parser.add_argument("--no-search", action="store_true", help="skip search recall@5 (slow at a large --team-size)")
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
@@ -271,7 +273,8 @@ def main() -> None:
     for failure, earlier, score, automatic in result["wrong"]:
         print(f"  wrong {'link' if automatic else 'flag'}: {failure} -> {earlier} ({score:.2f})")
     print(f"  missed: {', '.join(result['missed']) or 'none'}")
-    print(search_recall(corpus, objects))
+    if not args.no_search:
+        print(search_recall(corpus, objects))
 
     if args.details or args.sweep:
         rows = best_matches(records, objects)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.contrib import admin
 
 from experiments import services
-from experiments.models import Experiment, Lesson, LessonApplication
+from experiments.models import Experiment, Lesson, LessonApplication, MlflowMapping
 from learninghub.kernel.admin import ServiceAdmin
+from learninghub.kernel.policy import is_privileged, lead_team_ids_for
+from learninghub.kernel.queue import enqueue_by_name
 
 
 class LessonInline(admin.TabularInline):
@@ -81,7 +83,8 @@ class ExperimentAdmin(ServiceAdmin):
         (None, {"fields": ["team", "title", "hypothesis", "approach", "is_novel", "builds_on"]}),
         ("Run", {"fields": ["started_at", "ended_at", "metrics", "next_steps", "external_id"]}),
         ("Outcome", {"fields": ["outcome", "failure_kind", "failure_mode", "repeat_of", "repeat_link_source"]}),
-        ("Crash report", {"fields": ["error_type", "error_message", "error_trace"], "classes": ["collapse"]}),
+        ("Crash report", {"fields": ["error_type", "error_message", "error_trace", "time_to_failure"],
+                          "classes": ["collapse"]}),
         ("Bookkeeping", {"fields": ["created_by", "version", "created_at", "updated_at"]}),
     ]
 
@@ -190,3 +193,34 @@ class LessonApplicationAdmin(ServiceAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for application in queryset.select_related("lesson"):
             services.lesson_application_delete(application=application, user=request.user)
+
+
+@admin.register(MlflowMapping)
+class MlflowMappingAdmin(admin.ModelAdmin):
+    """Which MLflow experiment feeds which team. Leads manage their own teams' mappings."""
+
+    list_display = ["experiment_name", "tracking_uri", "team", "enabled", "detect_repeats", "last_synced_at",
+                    "last_result"]
+    list_filter = ["enabled", "team"]
+    readonly_fields = ["cursor_start_time", "last_synced_at", "last_result"]
+    actions = ["sync_now", "reset_cursor"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("team")
+        return queryset if is_privileged(request.user) else queryset.filter(team_id__in=lead_team_ids_for(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "team" and not is_privileged(request.user):
+            kwargs["queryset"] = db_field.related_model.objects.filter(pk__in=lead_team_ids_for(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        queued = sum(enqueue_by_name("experiments.tasks.sync_mlflow_mapping", pk)
+                     for pk in queryset.filter(enabled=True).values_list("pk", flat=True))
+        self.message_user(request, f"{queued} sync(s) queued (disabled mappings are skipped).")
+
+    @admin.action(description="Re-read every run (reset the cursor)")
+    def reset_cursor(self, request, queryset):
+        count = queryset.update(cursor_start_time=None)
+        self.message_user(request, f"{count} mapping(s) will re-read all their runs on the next sync.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from learninghub.kernel.choices import FailureMode, RepeatLinkSource
 from learninghub.kernel.models import TimeStampedModel
-from learninghub.kernel.policy import restricted_postmortem_q
+from learninghub.kernel.policy import is_privileged, restricted_postmortem_q, team_ids_for
 
 
 class Outcome(models.TextChoices):
@@ -98,6 +99,11 @@ class Experiment(TimeStampedModel):
                       "time_to_failure")
     MAX_METRIC_NAME_LENGTH = 100
     MAX_LINEAGE_DEPTH = 500
+    # Caps on the nested collections (a request with 10,000 of them must be a 400, not a dead worker).
+    MAX_METRICS = 100
+    MAX_NEXT_STEPS = 50
+    MAX_LESSONS = 50
+    MAX_APPLIED_LESSONS = 100
 
     objects = ExperimentQuerySet.as_manager()
 
@@ -213,6 +219,8 @@ def metrics_errors(metrics) -> list[str]:
     """Why ``metrics`` is not an object of name → finite number (empty when it is)."""
     if not isinstance(metrics, dict):
         return ["Metrics must be an object of name → number, e.g. {\"ctr\": 0.52}."]
+    if len(metrics) > Experiment.MAX_METRICS:
+        return [f"At most {Experiment.MAX_METRICS} metrics."]
     errors = []
     for name, value in metrics.items():
         if not isinstance(name, str) or not name.strip():
@@ -229,6 +237,8 @@ def metrics_errors(metrics) -> list[str]:
 def next_steps_errors(next_steps) -> list[str]:
     if not isinstance(next_steps, list) or not all(isinstance(step, str) for step in next_steps):
         return ["Next steps must be a list of texts."]
+    if len(next_steps) > Experiment.MAX_NEXT_STEPS:
+        return [f"At most {Experiment.MAX_NEXT_STEPS} next steps."]
     if any(not step.strip() for step in next_steps):
         return ["A next step cannot be empty."]
     return []
@@ -359,6 +369,21 @@ class LessonApplication(TimeStampedModel):
             raise ValidationError(errors)
 
 
+def validate_tracking_uri(value: str) -> None:
+    """An http(s) URL with a host; single-label hosts (``http://mlflow:5000``) are fine."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValidationError("Give the tracking server's http(s) URL, e.g. http://mlflow:5000.")
+
+
+class MlflowMappingQuerySet(models.QuerySet):
+    def visible_to(self, user) -> MlflowMappingQuerySet:
+        """A tracking server's address is the team's business: its members and staff see it."""
+        if is_privileged(user):
+            return self
+        return self.filter(team_id__in=team_ids_for(user))
+
+
 class MlflowMapping(TimeStampedModel):
     """A team's MLflow experiment, imported into its registry by the periodic sync.
 
@@ -367,13 +392,16 @@ class MlflowMapping(TimeStampedModel):
     runs from there on. It only moves after a whole page of runs has been handled."""
 
     team = models.ForeignKey("learninghub.Team", on_delete=models.CASCADE, related_name="mlflow_mappings")
-    tracking_uri = models.URLField(max_length=500, help_text="The MLflow tracking server, e.g. http://mlflow:5000")
+    tracking_uri = models.CharField(max_length=500, validators=[validate_tracking_uri],
+                                    help_text="The MLflow tracking server, e.g. http://mlflow:5000")
     experiment_name = models.CharField(max_length=500, help_text="The MLflow experiment's name")
     enabled = models.BooleanField(default=True, help_text="Synced periodically")
     detect_repeats = models.BooleanField(default=True, help_text="Compare synced failures with earlier ones")
     cursor_start_time = models.BigIntegerField(null=True, blank=True, editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_result = models.TextField(blank=True, editable=False, help_text="What the last sync did, or why it failed")
+
+    objects = MlflowMappingQuerySet.as_manager()
 
     class Meta:
         ordering = ["team__name", "experiment_name"]

@@ -260,6 +260,8 @@ def lessons_replace(
     if source_team_id != team.pk:
         raise ValidationError({"team": ["Lessons belong to the team of the record they were learned from."]})
     _check_member(user, team)
+    if len(lessons) > Experiment.MAX_LESSONS:
+        raise ValidationError({"lessons": [f"At most {Experiment.MAX_LESSONS} lessons."]})
     author = _person(user)
     items = [normalize_lesson_input(item) for item in lessons]
     items = [item for item in items if item["text"]]
@@ -441,6 +443,8 @@ def experiment_set_applied_lessons(*, experiment: Experiment, lesson_ids: Iterab
 
 
 def _set_applied_lessons(experiment: Experiment, wanted: set[int], user, changes: ChangeSet) -> None:
+    if len(wanted) > Experiment.MAX_APPLIED_LESSONS:
+        raise ValidationError({"applied_lessons": [f"At most {Experiment.MAX_APPLIED_LESSONS} applied lessons."]})
     current = {app.lesson_id: app for app in LessonApplication.objects.filter(experiment=experiment)
                .select_related("lesson")}
     for lesson_id, application in current.items():

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from experiments import views
+from experiments import exports, views
 
 app_name = "experiments"
 urlpatterns = [
     path("", views.experiment_list, name="list"),
+    path("export.csv", exports.experiments_csv, name="export"),
     path("new/", views.experiment_create, name="create"),
     path("<int:pk>/", views.experiment_detail, name="detail"),
     path("<int:pk>/edit/", views.experiment_edit, name="edit"),

@@ -17,6 +17,7 @@ from experiments.forms import ExperimentForm, experiment_formsets
 from experiments.markdown import experiment_markdown, markdown_filename
 from experiments.models import Experiment, Lesson
 from learninghub.kernel.concurrency import StaleVersionError
+from learninghub.kernel.headers import set_download_filename
 from learninghub.kernel.models import Team
 from learninghub.kernel.policy import can_lead, can_write, can_write_anywhere
 
@@ -69,7 +70,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def experiment_markdown_export(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment.objects.select_related("team", "builds_on"), pk=pk)
     response = HttpResponse(experiment_markdown(experiment), content_type="text/markdown; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{markdown_filename(experiment)}"'
+    set_download_filename(response, markdown_filename(experiment))
     return response
 
 
@@ -92,6 +93,7 @@ def _experiment_form(request: HttpRequest, experiment: Experiment | None) -> Htt
     data = request.POST if request.method == "POST" else None
     form = ExperimentForm(data, instance=experiment, user=request.user)
     rows = experiment_formsets(data, experiment=experiment)
+    status = 200
     if data is not None and form.is_valid() and all(rowset.is_valid() for rowset in rows.values()):
         fields = {name: value for name, value in form.cleaned_data.items()
                   if name not in {"team", "version", "applied_lessons"}}
@@ -110,7 +112,9 @@ def _experiment_form(request: HttpRequest, experiment: Experiment | None) -> Htt
                 messages.success(request, f"Experiment “{saved.title}” saved (version {saved.version}).")
             return redirect(saved)
         except StaleVersionError as exc:
+            # Like the post-mortem form: 409, the typed text kept, nothing overwritten.
             form.add_error(None, str(exc))
+            status = 409
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None,
@@ -123,7 +127,7 @@ def _experiment_form(request: HttpRequest, experiment: Experiment | None) -> Htt
     picker = chosen + [lesson for lesson in candidates if lesson.pk not in set(selected)]
     context = {"form": form, "rows": rows, "experiment": experiment, "picker_lessons": picker,
                "selected_lesson_ids": set(selected)}
-    return render(request, "experiments/experiment_form.html", context)
+    return render(request, "experiments/experiment_form.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

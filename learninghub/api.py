@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from awards.api.urls import router as awards_router
 from experiments.api.urls import router as experiments_router
+from learninghub.insights.alerts.api.urls import router as alerts_router
 from learninghub.insights.metrics.api.urls import urlpatterns as metrics_urlpatterns
 from learninghub.insights.search.api.urls import urlpatterns as search_urlpatterns
 from learninghub.kernel.api.views import TeamViewSet
@@ -28,7 +29,7 @@ class ApiRouter(DefaultRouter):
 
 router = ApiRouter()
 router.register("teams", TeamViewSet, basename="api-team")
-for app_router in (experiments_router, postmortems_router, awards_router):
+for app_router in (experiments_router, postmortems_router, awards_router, alerts_router):
     router.registry.extend(app_router.registry)
 
 urlpatterns = [

@@ -8,6 +8,7 @@ from learninghub.kernel import views
 urlpatterns = [
     path("", dashboard_views.organisation_dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("csp-report/", views.csp_report, name="csp-report"),
     path("vendor/plotly-<str:version>.min.js", views.plotly_js, name="plotly-js"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -21,6 +22,12 @@ urlpatterns = [
     path("review-queue/", include("learninghub.insights.repeats.urls")),
     path("dashboards/", include("learninghub.insights.metrics.urls")),
     path("search/", include("learninghub.insights.search.urls")),
+    path("alerts/", include("learninghub.insights.alerts.urls")),
     path("api/", include("learninghub.api")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "learninghub.kernel.error_views.bad_request"
+handler403 = "learninghub.kernel.error_views.permission_denied"
+handler404 = "learninghub.kernel.error_views.page_not_found"
+handler500 = "learninghub.kernel.error_views.server_error"

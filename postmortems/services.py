@@ -23,7 +23,6 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +39,7 @@ from experiments.services import lessons_replace
 from learninghub.kernel.choices import FailureMode, RepeatLinkSource
 from learninghub.kernel.concurrency import claim_next_version
 from learninghub.kernel.events import ChangeSet
+from learninghub.kernel.headers import header_text
 from learninghub.kernel.models import Membership, Team
 from learninghub.kernel.policy import can_read, can_write, require_lead, require_write, user_or_none
 from learninghub.kernel.queue import enqueue_by_name
@@ -522,13 +522,20 @@ def _absolute(url: str) -> str:
 
 
 def _notify_assigned_after_commit(item_id: int, owner_id: int) -> None:
-    transaction.on_commit(partial(_queue_assignment_email, item_id, owner_id), robust=True)
+    def queue_assignment_email() -> None:  # a named function: robust on_commit logs failures by __qualname__
+        _queue_assignment_email(item_id, owner_id)
+
+    transaction.on_commit(queue_assignment_email, robust=True)
 
 
 def _queue_assignment_email(item_id: int, owner_id: int) -> None:
-    if not enqueue_by_name("postmortems.tasks.notify_action_item_assigned", item_id, owner_id):
-        # Broker down: an assignment note is cheap, send it from here rather than lose it.
-        action_item_assignment_email_send(item_id=item_id, owner_id=owner_id)
+    """After the commit: the write is saved, so nothing here may fail the request (logged instead)."""
+    try:
+        if not enqueue_by_name("postmortems.tasks.notify_action_item_assigned", item_id, owner_id):
+            # Broker down: an assignment note is cheap, send it from here rather than lose it.
+            action_item_assignment_email_send(item_id=item_id, owner_id=owner_id)
+    except Exception:
+        logger.exception("Assignment email for action item %s not sent", item_id)
 
 
 def action_item_assignment_email_send(*, item_id: int, owner_id: int) -> bool:
@@ -547,7 +554,8 @@ def action_item_assignment_email_send(*, item_id: int, owner_id: int) -> bool:
         f"Post-mortem: {_absolute(item.get_absolute_url())}\n"
         f"All your action items: {_absolute(reverse('postmortems:my-action-items'))}\n"
     )
-    send_mail(subject=f"[LearningHub] Action item assigned: {item.description[:60]}", message=body,
+    send_mail(subject=header_text(f"[LearningHub] Action item assigned: {header_text(item.description, 60)}"),
+              message=body,
               from_email=None, recipient_list=[item.owner.email])
     return True
 

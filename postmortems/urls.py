@@ -1,10 +1,12 @@
 from django.urls import path
 
-from postmortems import views
+from postmortems import exports, views
 
 app_name = "postmortems"
 urlpatterns = [
     path("", views.postmortem_list, name="list"),
+    path("export.csv", exports.postmortems_csv, name="export"),
+    path("action-items/export.csv", exports.action_items_csv, name="action-items-export"),
     path("new/", views.postmortem_create, name="create"),
     path("import/", views.postmortem_import, name="import"),
     path("action-items/", views.action_item_list, name="action-items"),

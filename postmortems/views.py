@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.models import Lesson
 from learninghub.kernel.concurrency import StaleVersionError
+from learninghub.kernel.headers import set_download_filename
 from learninghub.kernel.policy import can_lead, can_read, can_write
 from postmortems import selectors, services
 from postmortems.forms import (
@@ -114,7 +115,7 @@ def postmortem_markdown(request: HttpRequest, pk: int) -> HttpResponse:
                                   lessons=postmortem.lessons.all())
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     filename = f"postmortem-{postmortem.pk}-{slugify(postmortem.title)[:60] or 'untitled'}.md"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    set_download_filename(response, filename)
     return response
 
 

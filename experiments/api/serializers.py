@@ -32,6 +32,7 @@ class LessonListField(serializers.Field):
 
     default_error_messages = {
         "not_a_list": "Give the lessons as a list of texts or of objects with “text”.",
+        "too_many": "At most {limit} lessons.",
         "bad_item": "Lesson {index}: give a text or an object with “text”.",
         "blank": "Lesson {index} is empty.",
     }
@@ -39,6 +40,8 @@ class LessonListField(serializers.Field):
     def to_internal_value(self, data) -> list[dict]:
         if not isinstance(data, list):
             self.fail("not_a_list")
+        if len(data) > Experiment.MAX_LESSONS:
+            self.fail("too_many", limit=Experiment.MAX_LESSONS)
         moment = serializers.DateTimeField()
         result = []
         for index, item in enumerate(data, 1):
@@ -72,6 +75,7 @@ class AppliedLessonsField(serializers.Field):
     default_error_messages = {
         "not_a_list": "Give the applied lessons as a list of lesson ids.",
         "unknown": "Unknown lessons: {ids}.",
+        "too_many": "At most {limit} applied lessons.",
     }
 
     def get_attribute(self, instance):
@@ -85,6 +89,8 @@ class AppliedLessonsField(serializers.Field):
                                                  for item in data):
             self.fail("not_a_list")
         ids = set(data)
+        if len(ids) > Experiment.MAX_APPLIED_LESSONS:
+            self.fail("too_many", limit=Experiment.MAX_APPLIED_LESSONS)
         request = self.context.get("request")
         visible = Lesson.objects.visible_to(request.user) if request else Lesson.objects.none()
         found = set(visible.filter(pk__in=ids).values_list("pk", flat=True))
@@ -107,7 +113,8 @@ class ExperimentSerializer(serializers.ModelSerializer):
     team = TeamSlugField()
     url = serializers.CharField(source="get_absolute_url", read_only=True, help_text="The experiment's web page")
     metrics = serializers.JSONField(required=False, help_text="Object of name → number, e.g. {\"ctr\": 0.52}")
-    next_steps = serializers.ListField(child=serializers.CharField(max_length=2000), required=False)
+    next_steps = serializers.ListField(child=serializers.CharField(max_length=2000), required=False,
+                                       max_length=Experiment.MAX_NEXT_STEPS)
     builds_on = serializers.PrimaryKeyRelatedField(queryset=Experiment.objects.all(), allow_null=True, required=False)
     repeat_of = serializers.PrimaryKeyRelatedField(queryset=Experiment.objects.all(), allow_null=True, required=False)
     lessons = LessonListField(required=False)
@@ -133,8 +140,8 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "id", "url", "team", "title", "hypothesis", "approach", "metrics", "started_at", "ended_at",
             "duration_seconds", "outcome", "failure_kind", "failure_mode", "is_novel", "builds_on", "repeat_of",
             "repeat_link_source", "next_steps", "external_id", "error_type", "error_message", "error_trace",
-            "time_to_failure", "lessons", "applied_lessons", "lesson_count", "created_by", "created_at", "updated_at", "version",
-            "detect_repeats",
+            "time_to_failure", "lessons", "applied_lessons", "lesson_count", "created_by", "created_at", "updated_at",
+            "version", "detect_repeats",
         ]
         read_only_fields = ["repeat_link_source", "created_at", "updated_at"]
         # Uniqueness of (team, external_id) is the upsert key, not an error: the view handles it.

@@ -2,8 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
+from experiments.api.mlflow import MlflowMappingViewSet
 from experiments.api.views import ExperimentViewSet, LessonViewSet
 
 router = SimpleRouter()
 router.register("experiments", ExperimentViewSet, basename="api-experiment")
 router.register("lessons", LessonViewSet, basename="api-lesson")
+router.register("mlflow-mappings", MlflowMappingViewSet, basename="api-mlflow-mapping")

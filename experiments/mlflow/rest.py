@@ -76,11 +76,14 @@ class MlflowRest:
             payload = response.json()
             detail = f"{payload.get('error_code', '')}: {payload.get('message', '')}".strip(": ")
         except (ValueError, AttributeError):
-            detail = response.text[:200].strip()
+            # MLflow answers its API's errors in JSON; an HTML page is some other server.
+            return (f"{self.tracking_uri} answered {path} with HTTP {response.status_code} and no MLflow error: "
+                    "is it an MLflow tracking server? Give the server's base URL, without /api or #/experiments.")
         if response.status_code == 404 and not detail.startswith("RESOURCE_DOES_NOT_EXIST"):
             return (f"{self.tracking_uri} has no {path} (HTTP 404): is it an MLflow tracking server? "
                     "Give the server's base URL, without /api or #/experiments.")
-        return f"MLflow at {self.tracking_uri} answered {path} with HTTP {response.status_code}: {detail or 'no detail'}"
+        detail = detail or "no detail"
+        return f"MLflow at {self.tracking_uri} answered {path} with HTTP {response.status_code}: {detail}"
 
     def experiment_id(self, name: str) -> str:
         """The id of the experiment called ``name``; MlflowError when there is none."""

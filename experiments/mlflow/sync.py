@@ -184,7 +184,10 @@ class MlflowImporter:
     def run(self, *, since: dt.datetime | None = None) -> SyncResult:
         """Import the runs that started from ``since`` on (default: the mapping's cursor, or all)."""
         result = SyncResult()
-        since_ms = int(since.timestamp() * 1000) if since else (self.mapping.cursor_start_time if self.mapping else None)
+        if since is not None:
+            since_ms: int | None = int(since.timestamp() * 1000)
+        else:
+            since_ms = self.mapping.cursor_start_time if self.mapping else None
         pending_parents: list[tuple[int, str]] = []
         try:
             with MlflowRest(self.tracking_uri, transport=self.transport) as rest:

@@ -7,3 +7,6 @@ class KernelConfig(AppConfig):
     name = "learninghub.kernel"
     label = "learninghub"
     verbose_name = "LearningHub kernel"
+
+    def ready(self) -> None:
+        from learninghub.kernel import checks  # noqa: F401 (registers the project's system checks)

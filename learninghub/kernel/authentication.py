@@ -1,15 +1,52 @@
-"""DRF authentication with hashed personal API tokens: ``Authorization: Token <key>``."""
+"""DRF authentication with hashed personal API tokens: ``Authorization: Token <key>``.
+
+Guessing tokens is throttled per client IP: after ``TOKEN_AUTH_FAILURE_LIMIT`` failed tokens
+within ``TOKEN_AUTH_FAILURE_WINDOW``, every token request from that IP answers 429 (with
+``Retry-After``) until the window ends; the first refusal is logged.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from learninghub.kernel.models import ApiToken, hash_token_key
 
+logger = logging.getLogger("learninghub.security")
+
+
+def _failures_key(request) -> str:
+    return f"token-auth-failures:{request.META.get('REMOTE_ADDR', '')}"
+
 
 class HashedTokenAuthentication(authentication.TokenAuthentication):
     keyword = "Token"
+
+    def authenticate(self, request):
+        if not authentication.get_authorization_header(request):
+            return None
+        key = _failures_key(request)
+        window = int(settings.TOKEN_AUTH_FAILURE_WINDOW.total_seconds())
+        failures = cache.get(key, 0)
+        if failures >= settings.TOKEN_AUTH_FAILURE_LIMIT:
+            if failures == settings.TOKEN_AUTH_FAILURE_LIMIT:
+                cache.incr(key)  # log once per window, not on every refused request
+                logger.warning("API token auth throttled: ip=%s after %s failures", request.META.get("REMOTE_ADDR"),
+                               failures)
+            raise exceptions.Throttled(wait=window, detail="Too many failed API tokens from this address.")
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            if cache.add(key, 1, timeout=window) is False:
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.add(key, 1, timeout=window)
+            raise
 
     def authenticate_credentials(self, key: str):
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_token_key(key)).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -112,3 +113,32 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class IdempotencyKeyQuerySet(models.QuerySet):
+    def expired(self, now=None) -> IdempotencyKeyQuerySet:
+        now = now or timezone.now()
+        return self.filter(created_at__lt=now - IdempotencyKey.LIFETIME)
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to an API create sent with an ``Idempotency-Key`` header, so a retried
+    request (a double click, a client retry after a timeout) gets that answer again instead of
+    creating a second record. ``status_code`` is null while the first request is in progress."""
+
+    LIFETIME = dt.timedelta(hours=24)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the method, path and body")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = IdempotencyKeyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"

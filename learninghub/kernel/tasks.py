@@ -20,3 +20,11 @@ def heartbeat() -> str:
     now = timezone.now().isoformat()
     cache.set("worker:last-heartbeat", now, timeout=None)
     return now
+
+
+@shared_task(name="learninghub.kernel.tasks.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Forget ``Idempotency-Key`` answers older than 24 hours."""
+    from learninghub.kernel.api.idempotency import purge_expired
+
+    return purge_expired()

@@ -1,12 +1,16 @@
-"""Kernel pages: health, plotly.js, profile with API tokens, teams."""
+"""Kernel pages: health, plotly.js, profile with API tokens, teams, CSP violation reports."""
 
 from __future__ import annotations
+
+import json
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from learninghub.kernel.charts import plotly_js as plotly_js_bundle
@@ -69,3 +73,23 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     token.revoke()
     messages.success(request, f"Token “{token.name}” ({token.prefix}…) revoked.")
     return redirect("profile")
+
+
+csp_logger = logging.getLogger("learninghub.csp")
+CSP_REPORT_MAX_BYTES = 16_384
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def csp_report(request: HttpRequest) -> HttpResponse:
+    """Where browsers report Content-Security-Policy violations (``report-uri``): logged, 204."""
+    raw = request.body[:CSP_REPORT_MAX_BYTES]
+    try:
+        report = json.loads(raw)
+    except ValueError:
+        report = raw.decode("utf-8", "replace")
+    if isinstance(report, dict):
+        report = report.get("csp-report", report)
+    csp_logger.warning("CSP violation: %s", json.dumps(report, default=str)[:4000])
+    return HttpResponse(status=204)

@@ -7,6 +7,7 @@ local-memory cache. ``DATABASE_URL`` switches to PostgreSQL (psycopg 3 with a co
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -68,8 +70,13 @@ def database_config(url: str | None, base_dir: Path) -> dict:
         }
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.postgresql":
-        # psycopg 3's pool replaces persistent connections (CONN_MAX_AGE must stay 0).
-        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 10, "timeout": 10}
+        # psycopg 3's pool replaces persistent connections (CONN_MAX_AGE must stay 0). ``check``
+        # tests a connection before handing it out, so one killed by the server (restart,
+        # pg_terminate_backend, a proxy's idle timeout) is replaced instead of failing a request.
+        from psycopg_pool import ConnectionPool
+
+        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 10, "timeout": 10,
+                                                   "check": ConnectionPool.check_connection}
     return config
 
 
@@ -124,6 +131,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "learninghub.kernel",
     "experiments",
     "postmortems",
@@ -136,17 +144,24 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Hostile input (NUL, lone surrogates, over-deep JSON, unreal moments, over-size bodies) → 4xx.
+    "learninghub.kernel.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "learninghub.kernel.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "learninghub.urls"
+CSRF_FAILURE_VIEW = "learninghub.kernel.error_views.csrf_failure"
 WSGI_APPLICATION = "learninghub.wsgi.application"
 
 TEMPLATES = [
@@ -160,6 +175,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "learninghub.kernel.context_processors.assets",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -250,6 +266,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "max_retries": 0}
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "kernel-heartbeat": {"task": "learninghub.kernel.tasks.heartbeat", "schedule": crontab(minute="*/15")},
+    "kernel-purge-idempotency-keys": {"task": "learninghub.kernel.tasks.purge_idempotency_keys",
+                                      "schedule": crontab(hour=3, minute=15)},
     "postmortems-overdue-reminders": {"task": "postmortems.tasks.send_overdue_reminders",
                                       "schedule": crontab(hour=8, minute=0)},
     # Hourly, so a run missed while the worker was down is caught up soon after.
@@ -258,6 +276,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
                                   "schedule": crontab(hour=2, minute=30)},
     "alerts-evaluate": {"task": "alerts.tasks.evaluate_alerts", "schedule": crontab(minute="*/15"),
                         "options": {"expires": 14 * 60}},
+    # One sync per enabled MLflow mapping (experiments.models.MlflowMapping), from its cursor.
+    "experiments-mlflow-sync": {"task": "experiments.tasks.sync_mlflow_mappings", "schedule": crontab(minute=20),
+                                "options": {"expires": 50 * 60}},
 }
 
 # --- Awards ---------------------------------------------------------------------------
@@ -268,6 +289,8 @@ AWARDS_NOMINATIONS_CLOSE_DAY = env_int("AWARDS_NOMINATIONS_CLOSE_DAY", 21)
 # Webhooks to private-network addresses are refused unless this is set (tests reach 127.0.0.1).
 ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", False)
 ALERT_WEBHOOK_TIMEOUT = env_int("ALERT_WEBHOOK_TIMEOUT", 5)
+# A failed delivery is retried after about this many seconds, then twice as long each time.
+ALERT_RETRY_BACKOFF_SECONDS = env_int("ALERT_RETRY_BACKOFF_SECONDS", 30)
 
 # --- Metrics ---------------------------------------------------------------------------
 # A burst of writes within this many seconds causes one recomputation of the stale snapshots.
@@ -296,6 +319,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "learninghub.kernel.api.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "learninghub.kernel.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -332,3 +360,48 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+
+# --- Security headers: CSP, HSTS ---------------------------------------------------------
+# Scripts and styles only from this site or carrying the response's nonce: no inline or eval'd
+# script runs, and no injected <style>. Plotly's own <style> elements are pre-created with the
+# nonce (templates/partials/_plotly_scripts.html); the inline styles it sets on its SVG go
+# through the CSSOM, which style-src does not restrict. The project checks (learninghub.E001–E004)
+# make ``check --deploy`` fail without this policy.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "report-uri": "/csp-report/",
+}
+SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
+# HSTS only when the site is served over HTTPS (what SECURE_COOKIES declares).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if SECURE_COOKIES else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# --- Sign-in brute force: django-axes -------------------------------------------------------
+# The sign-in form and the admin: a (username, IP) pair is locked after AXES_FAILURE_LIMIT
+# failures for AXES_COOLOFF_TIME (never permanently: a lockout must not become a denial of
+# service), answered 429 with registration/locked_out.html; attempts and lockouts are stored and
+# logged (logger ``axes``). Failed API tokens are throttled per IP (kernel/authentication.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "learninghub.kernel.error_views.locked_out"
+AXES_VERBOSE = True
+# Behind a proxy, set AXES_IPWARE_PROXY_COUNT / a client-IP callable so the real client is seen.
+TOKEN_AUTH_FAILURE_LIMIT = env_int("TOKEN_AUTH_FAILURE_LIMIT", 20)
+TOKEN_AUTH_FAILURE_WINDOW = dt.timedelta(minutes=15)

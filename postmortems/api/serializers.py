@@ -11,7 +11,7 @@ from experiments.models import Experiment, Lesson
 from learninghub.kernel.api.fields import TeamSlugField
 from learninghub.kernel.policy import can_read
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
-from postmortems.services import action_item_row_errors, lesson_row_errors
+from postmortems.services import MAX_ROWS, action_item_row_errors, lesson_row_errors
 
 User = get_user_model()
 
@@ -97,8 +97,8 @@ class PostMortemSerializer(serializers.ModelSerializer):
                                                     required=False)
     repeat_of = serializers.PrimaryKeyRelatedField(queryset=PostMortem.objects.all(), allow_null=True,
                                                    required=False)
-    action_items = ActionItemNestedSerializer(many=True, required=False)
-    lessons = LessonListField(required=False)
+    action_items = ActionItemNestedSerializer(many=True, required=False, max_length=MAX_ROWS)
+    lessons = LessonListField(required=False, max_length=MAX_ROWS)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     authors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     version = serializers.IntegerField(required=False, min_value=1,

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from learninghub.kernel.api.fields import expected_version
 from learninghub.kernel.api.viewsets import TeamScopedModelViewSet, TeamScopedViewSet
+from learninghub.kernel.headers import set_download_filename
 from learninghub.kernel.policy import require_write
 from postmortems import selectors, services
 from postmortems.api.serializers import ActionItemSerializer, ImportMarkdownSerializer, PostMortemSerializer
@@ -86,7 +87,7 @@ class PostMortemViewSet(TeamScopedModelViewSet):
                                       lessons=postmortem.lessons.all())
         response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
         filename = f"postmortem-{postmortem.pk}-{slugify(postmortem.title)[:60] or 'untitled'}.md"
-        response["Content-Disposition"] = f'inline; filename="{filename}"'
+        set_download_filename(response, filename, inline=True)
         return response
 
     @extend_schema(

@@ -47,6 +47,16 @@ def test_fast_fail_ranks_people_by_their_fastest_documented_failure(people):
     assert len(suggestions[0].evidence) == 2
 
 
+def test_fast_fail_uses_the_time_to_the_failure_verdict_the_tooling_measured(people):
+    failed(people["ann"], hours=5)
+    # Stopped by the failure detector after 10 minutes; concluded (ended) by a person two days later.
+    stopped = failed(people["ben"], hours=50, time_to_failure=dt.timedelta(minutes=10))
+    suggestions = selectors.suggest_fast_fail(month=MARCH, viewer=people["ann"])
+    assert names(suggestions) == ["ben", "ann"]
+    assert suggestions[0].evidence[0].pk == stopped.pk
+    assert suggestions[0].summary == "Concluded a failed experiment in 10 min and documented 1 lesson."
+
+
 def test_learning_champions_are_people_whose_lessons_others_applied(people):
     first = LessonFactory(created_by=people["ann"], experiment=ExperimentFactory(created_by=people["ann"]))
     second = LessonFactory(created_by=people["ann"], experiment=ExperimentFactory(created_by=people["ann"]))

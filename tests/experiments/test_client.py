@@ -4,9 +4,17 @@ recorded with their traceback and re-raised, retries that never duplicate."""
 import httpx
 import pytest
 
-from experiments.client import ExperimentRun, LearningHubClient, LearningHubError
+from experiments.client import (
+    ExperimentManager,
+    ExperimentRun,
+    FailureDetector,
+    LearningHubClient,
+    LearningHubError,
+    classify_failure,
+)
 from experiments.models import Experiment, Outcome
 from tests.factories import issue_token
+from tests.factories.experiments import ExperimentFactory, LessonFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -179,3 +187,99 @@ def test_importable_without_django():
     code = ("import sys; from experiments.client import ExperimentRun, LearningHubClient; "
             "sys.exit(1 if 'django' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- The seed's failure management: ExperimentManager and FailureDetector ------------------
+
+
+def train_out_of_memory(config):
+    raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_run_experiment_records_a_crash_and_recommends_the_teams_lesson(hub, team, member):
+    earlier = ExperimentFactory(team=team, created_by=member, crashed=True, title="Ranker v4 at batch 1024")
+    LessonFactory(experiment=earlier, team=team, created_by=member,
+                  text="Halve the batch size before anything else when the GPU runs out of memory")
+    LessonFactory(experiment=earlier, team=team, created_by=member, text="Pin the CUDA driver version")
+    manager = ExperimentManager("ranker", team="recsys", client=hub["client"]())
+    result = manager.run_experiment("v5-bs2048", "Session features lift CTR", {"batch_size": 2048, "lr": 3e-4},
+                                    train_out_of_memory)
+    assert result["status"] == "failed" and result["error"].startswith("RuntimeError: CUDA out of memory")
+    learnings = result["learnings"]
+    assert learnings["error_type"] == "RuntimeError" and learnings["likely_cause"] == "GPU out of memory"
+    assert learnings["failure_mode"] == "infrastructure"
+    assert [issue["param"] for issue in learnings["config_issues"]] == ["batch_size"]
+    assert learnings["config_issues"][0]["value"] == 2048
+    assert learnings["recommendations"][0]["lesson"] == (
+        "Halve the batch size before anything else when the GPU runs out of memory")
+
+    experiment = Experiment.objects.get(external_id="ranker/v5-bs2048")
+    assert (experiment.outcome, experiment.failure_kind, experiment.failure_mode) == ("failure", "system",
+                                                                                      "infrastructure")
+    assert experiment.error_type == "RuntimeError" and "train_out_of_memory" in experiment.error_trace
+    assert experiment.time_to_failure is not None and experiment.time_to_failure.total_seconds() < 60
+    assert "batch_size=2048" in experiment.approach and result["experiment_id"] == experiment.pk
+
+
+def test_run_experiment_success_returns_the_metrics(hub):
+    manager = ExperimentManager("ranker", team="recsys", client=hub["client"]())
+    result = manager.run_experiment("v5", "h", {"epochs": 2}, lambda config: {"ctr": 0.7, "epochs": config["epochs"]})
+    assert result["status"] == "success" and result["metrics"] == {"ctr": 0.7, "epochs": 2}
+    experiment = Experiment.objects.get(external_id="ranker/v5")
+    assert experiment.outcome == Outcome.SUCCESS and experiment.time_to_failure is None
+
+
+def nan_at_step_3(seen):
+    for step, loss in enumerate([2.0, 1.5, 1.2, float("nan"), 0.9, 0.8]):
+        seen.append(step)
+        yield {"step": step, "loss": loss}
+
+
+def test_monitor_training_stops_a_nan_stream_at_that_step():
+    seen: list[int] = []
+    verdict = FailureDetector().monitor_training(nan_at_step_3(seen))
+    assert verdict == "divergence" and verdict.step == 3 and "nan" in verdict.reason
+    assert seen == [0, 1, 2, 3]  # nothing after the step it was caught at was trained
+
+
+@pytest.mark.parametrize(("stream", "status", "step"), [
+    ([{"loss": 1.0}, {"loss": 0.5}, {"loss": 0.2}], "completed", 2),
+    ([{"loss": 1.0}, {"loss": 30.0}], "divergence", 1),
+    ([{"loss": 1.0}] + [{"loss": 1.0}] * 4, "no_learning", 3),
+    ([{"loss": 1.0, "val_loss": 1.0}, {"loss": 0.8, "val_loss": 1.1}, {"loss": 0.6, "val_loss": 1.2},
+      {"loss": 0.5, "val_loss": 1.3}], "overfitting", 3),
+])
+def test_monitor_training_verdicts(stream, status, step):
+    verdict = FailureDetector({"patience": 3}).monitor_training(stream)
+    assert (verdict.status, verdict.step) == (status, step)
+
+
+def test_a_run_stopped_by_the_detector_is_a_fast_failure_with_its_mode_and_step(hub):
+    seen: list[int] = []
+    manager = ExperimentManager("ranker", team="recsys", client=hub["client"]())
+    result = manager.run_experiment("v6-lr1", "A higher learning rate converges faster", {"learning_rate": 1.0},
+                                    lambda config: nan_at_step_3(seen))
+    assert result["status"] == "failed" and result["failure_mode"] == "divergence" and result["step"] == 3
+    assert seen == [0, 1, 2, 3]
+    experiment = Experiment.objects.get(external_id="ranker/v6-lr1")
+    assert experiment.outcome == Outcome.FAILURE and experiment.failure_mode == "other"
+    assert experiment.metrics == {"step": 3, "stopped_at_step": 3}
+    assert experiment.error_message.startswith("Stopped early by the failure detector (divergence)")
+    assert experiment.time_to_failure is not None and not experiment.crashed
+
+
+@pytest.mark.parametrize(("error", "cause", "mode"), [
+    ("RuntimeError: CUDA out of memory", "GPU out of memory", "infrastructure"),
+    ("MemoryError: Unable to allocate 30 GiB", "Host out of memory", "infrastructure"),
+    ("ValueError: loss is nan at step 200", "Loss became NaN/Inf: training diverged", "other"),
+    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)", "Tensor shape mismatch", "other"),
+    ("FileNotFoundError: [Errno 2] No such file or directory: '/data/train.parquet'", "A file is missing",
+     "infrastructure"),
+    ("KeyError: 'user_id'", "A column (or key) is missing from the data", "data_quality"),
+    ("TimeoutError: NCCL watchdog timed out", "Timeout or connection error", "infrastructure"),
+    ("pandera.errors.SchemaError: column 'age' failed validation", "The data failed validation", "data_quality"),
+])
+def test_likely_causes_of_common_failures(error, cause, mode):
+    error_type, message = error.split(": ", 1)
+    found = classify_failure(error_type, message)
+    assert (found.cause, found.failure_mode) == (cause, mode)

@@ -142,6 +142,14 @@ def test_detail_shows_the_crash_report(member_client, team):
     assert '<pre class="traceback">Traceback (most recent call last):' in content
 
 
+def test_detail_shows_how_fast_a_failure_was_caught(member_client, team):
+    stopped = ExperimentFactory(team=team, crashed=True, time_to_failure=dt.timedelta(minutes=12))
+    content = member_client.get(stopped.get_absolute_url()).content.decode()
+    assert re.search(r'<dd class="time-to-failure">12 minutes <span[^>]*>from start to the failure verdict', content)
+    succeeded = ExperimentFactory(team=team, succeeded=True)
+    assert "time-to-failure" not in member_client.get(succeeded.get_absolute_url()).content.decode()
+
+
 def test_detail_lists_lessons_applied_here(member_client, team, other_team):
     source = ExperimentFactory(team=other_team, title="Backfill")
     lesson = LessonFactory(experiment=source, text="Chunk every backfill")
@@ -299,7 +307,7 @@ def test_edit_with_a_stale_version_keeps_the_typing_and_explains(member_client, 
     Experiment.objects.filter(pk=experiment.pk).update(version=2, title="Someone else's")
     response = member_client.post(reverse("experiments:edit", args=[experiment.pk]),
                                   form_data(team, version="1", title="Mine"))
-    assert response.status_code == 200
+    assert response.status_code == 409  # like the post-mortem form
     assert "changed by someone else" in response.content.decode() and 'value="Mine"' in response.content.decode()
     experiment.refresh_from_db()
     assert experiment.title == "Someone else's" and experiment.version == 2

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from experiments.models import LessonApplication
 from learninghub.api import router
+from learninghub.insights.alerts.models import AlertRule, Subscription
 from learninghub.kernel.api.viewsets import TeamScopedViewSet
 from learninghub.kernel.models import Membership
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, issue_token
@@ -49,11 +50,19 @@ RECORDS = {
     "api-award-cycle": ["cycle"],
     "api-award-nomination": ["nomination"],
     "api-award-vote": ["vote"],
+    "api-alert-rule": ["alert_rule"],
+    "api-alert-subscription": ["subscription"],
 }
 
 # Who passes the write check of each action (everything else is 403 when the record is visible).
 WRITE_RULES = {"update": INSIDE, "partial_update": INSIDE, "destroy": LEADS, "applications": INSIDE,
                "advance": LEADS, "import_markdown": INSIDE}
+# Resources whose writes follow their own rule: thresholds are set by leads; a subscription by its owner.
+RESOURCE_WRITE_RULES = {
+    "api-alert-rule": {"update": LEADS, "partial_update": LEADS},
+    "api-alert-subscription": dict.fromkeys(("update", "partial_update", "destroy", "test"),
+                                            frozenset({"member", "staff"})),
+}
 SKIPPED_ACTIONS = {"create"}  # creation is covered per app (its rules are the services')
 
 
@@ -150,6 +159,8 @@ def _build_world() -> World:
     nomination = NominationFactory(cycle=cycle, category=category, nominee=users["lead"],
                                    nominator=users["member"], reason="Ran a fast failure", postmortem=restricted)
     vote = VoteFactory(cycle=cycle, category=category, voter=users["member"], nominee=users["lead"])
+    alert_rule = AlertRule.objects.create(team=team_a, kind="system_burst", threshold=3)
+    subscription = Subscription.objects.create(owner=users["member"], channel="email")
 
     records = {
         "team": Record(team_a.slug, EVERYONE),
@@ -164,6 +175,8 @@ def _build_world() -> World:
         "cycle": Record("2026-03", EVERYONE),
         "nomination": Record(str(nomination.pk), EVERYONE),
         "vote": Record(str(vote.pk), frozenset({"member"})),  # the ballot is secret: one's own votes only
+        "alert_rule": Record(str(alert_rule.pk), EVERYONE),
+        "subscription": Record(str(subscription.pk), frozenset({"member", "staff"})),  # one's own, and staff
     }
     ids = {"experiment": experiment.pk, "restricted_postmortem": restricted.pk, "public_postmortem": public.pk,
            "restricted_lesson": restricted_lesson.pk, "public_lesson": public_lesson.pk,
@@ -193,14 +206,15 @@ def _body(world: World, action: str | None) -> dict:
     return {}
 
 
-def _expected(action: str | None, method: str, record: Record | None, actor: str) -> int | str:
+def _expected(action: str | None, method: str, record: Record | None, actor: str, basename: str = "") -> int | str:
     if action is None:
         return 405  # a method the route does not have: the same answer whether the record exists or not
     if record is not None and actor not in record.visible_to:
         return 404
     if method == "get":
         return 200
-    return ALLOWED if actor in WRITE_RULES[action] else 403
+    allowed = RESOURCE_WRITE_RULES.get(basename, {}).get(action) or WRITE_RULES[action]
+    return ALLOWED if actor in allowed else 403
 
 
 def _text(response) -> str:
@@ -249,7 +263,7 @@ def test_matrix(world, db, basename, action, method, prefix, suffix, record_key)
             sid = transaction.savepoint()
             response = getattr(_client(world, actor, auth), method)(url, body, format="json")
             transaction.savepoint_rollback(sid)
-            want = _expected(action, method, record, actor)
+            want = _expected(action, method, record, actor, basename)
             got = response.status_code
             ok = (got not in (401, 403, 404, 405) and got < 500) if want == ALLOWED else got == want
             if not ok:

@@ -132,12 +132,17 @@ def test_team_dashboard_explains_what_to_record_instead_of_empty_charts(member_c
 
 
 @pytest.mark.parametrize("query", ["from=garbage", "from=2025-11&to=2025-01", "to=2025-13", "from=1999-12",
-                                   "from=2010-01&to=2025-11", "from=2010-01", "from=%00"])
+                                   "from=2010-01&to=2025-11", "from=2010-01"])
 def test_bad_month_ranges_show_an_error_and_the_default_range(member_client, team, query):
     response = member_client.get(f"/dashboards/recsys/?{query}")
     assert response.status_code == 200
     assert response.context["form"].errors
     assert len(response.context["months"]) == 12
+
+
+def test_a_nul_byte_in_the_range_is_refused_before_the_page(member_client, team):
+    response = member_client.get("/dashboards/recsys/?from=%00")  # the request guard's 400, naming the field
+    assert response.status_code == 400 and b"from" in response.content
 
 
 def test_bad_month_on_home_shows_an_error(member_client, team):

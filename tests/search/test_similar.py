@@ -108,7 +108,9 @@ def test_the_record_being_edited_is_not_similar_to_itself(member_client, team, d
     {"kind": "experiment", "title": "deep ranker", "team_id": "99999999999999999999999", "team": "nope"},
 ])
 def test_bad_input_is_answered_never_a_500(member_client, team, deep_ranker, params):
-    assert member_client.get(URL, params).status_code == 200
+    # NUL bytes and integers beyond 64 bits are refused by the request guard (a 400 naming the field).
+    refused = "\x00" in "".join(params.values()) or any(len(value) > 18 and value.isdigit() for value in params.values())
+    assert member_client.get(URL, params).status_code == (400 if refused else 200)
 
 
 def test_an_unknown_kind_is_a_clear_400(member_client):

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from awards.models import AwardCycle, Vote
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
-from learninghub.insights.metrics.links import DrillDown
+from learninghub.insights.metrics.links import DrillDown, team_dashboard_url
 from learninghub.insights.metrics.presenters import metric_cards
 from learninghub.insights.metrics.selectors import snapshot_set
 from learninghub.kernel.models import Team
@@ -114,10 +115,10 @@ def digest_data(team: Team, week: Week, *, now: dt.datetime | None = None) -> di
                  "nominations": cycle.nominations.count(),
                  "voters": Vote.objects.filter(cycle=cycle).values("voter_id").distinct().count()}
     return {
-        "team": {"name": team.name, "slug": team.slug, "url": _abs(f"/teams/{team.slug}/")},
+        "team": {"name": team.name, "slug": team.slug, "url": _abs(reverse("team-detail", args=[team.slug]))},
         "week": {"key": week.key, "label": week.label, "start": start.isoformat(), "end": end.isoformat()},
         "month": {"key": week.month.key, "label": week.month.label,
-                  "url": _abs(f"/dashboards/teams/{team.slug}/?from={week.month.key}&to={week.month.key}")},
+                  "url": _abs(team_dashboard_url(team.slug, week.month, week.month))},
         "experiments_started": [_link(e) for e in started],
         "experiments_started_count": experiments.started_between(start, end).count(),
         "experiments_failed": [_link(e) for e in failed[:LIST_LIMIT]],
@@ -139,7 +140,7 @@ def digest_data(team: Team, week: Week, *, now: dt.datetime | None = None) -> di
 
 def lesson_url(lesson: Lesson) -> str:
     parent = lesson.experiment if lesson.experiment_id else lesson.postmortem
-    return parent.get_absolute_url() if parent is not None else "/experiments/lessons/"
+    return parent.get_absolute_url() if parent is not None else reverse("experiments:lessons")
 
 
 def digest_payload(team: Team, week: Week, *, now: dt.datetime | None = None) -> dict:

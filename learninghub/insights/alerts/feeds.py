@@ -41,9 +41,6 @@ def action_items_ics(user) -> str:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
              "X-WR-CALNAME:LearningHub action items"]
     for item in items.iterator(chunk_size=500):
-        status = "CANCELLED" if item.status == "wont_do" else ("COMPLETED" if item.status == "done" else "CONFIRMED")
-        if status == "COMPLETED":
-            status = "CONFIRMED"
         done = item.status in ("done", "wont_do")
         lines += [
             "BEGIN:VEVENT",

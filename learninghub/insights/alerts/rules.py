@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from awards.models import AwardCycle, CycleState, Vote
@@ -41,9 +42,9 @@ def repeat_rate(team: Team, rule: AlertRule, now: dt.datetime) -> Iterator[Alert
     snapshots = snapshot_set(months, team_ids=[team.pk])
     rates = [getattr(snapshots.get(team.pk, m), "repeat_failure_rate", None) for m in months]
     current = snapshots.get(team.pk, month)
-    dashboard = _url(f"/dashboards/teams/{team.slug}/")
-    if current is not None and current.repeat_failure_rate is not None and current.repeat_failure_rate >= rule.threshold:
-        rate = current.repeat_failure_rate
+    dashboard = _url(reverse("dashboards:team", args=[team.slug]))
+    rate = current.repeat_failure_rate if current is not None else None
+    if rate is not None and rate >= rule.threshold:
 
         def build(current=current, rate=rate) -> dict:
             return {"title": f"{team.name}: repeat-failure rate {rate:.0%} in {month.label}",
@@ -103,7 +104,7 @@ def review_waiting(team: Team, rule: AlertRule, now: dt.datetime) -> Iterator[Al
             earlier = candidate.earlier_experiment or candidate.earlier_postmortem
             return {"title": f"Suspected repeat waiting for review for {days} days",
                     "lines": [f"“{failure}” may repeat “{earlier}” (similarity {candidate.score:.2f})."],
-                    "url": _url(f"/review-queue/?team={team.slug}"), "data": {"candidate": candidate.pk}}
+                    "url": _url(f"{reverse('repeats:queue')}?team={team.slug}"), "data": {"candidate": candidate.pk}}
 
         yield Alert(AlertKind.REVIEW_WAITING, f"candidate:{candidate.pk}", "once", team.pk, build,
                     addressed_to=leads)
@@ -123,8 +124,9 @@ def system_burst(team: Team, rule: AlertRule, now: dt.datetime) -> Iterator[Aler
         errors = sorted({e for e in crashed.values_list("error_type", flat=True) if e})
         return {"title": f"{team.name}: {count} crashed runs today",
                 "lines": [f"{count} runs failed with a system failure on {start.date().isoformat()} "
-                          f"(threshold {rule.threshold:g}).", *([f"Errors: {', '.join(errors[:5])}"] if errors else [])],
-                "url": _url(f"/experiments/?team={team.slug}&outcome=failure&failure_kind=system"),
+                          f"(threshold {rule.threshold:g}).",
+                          *([f"Errors: {', '.join(errors[:5])}"] if errors else [])],
+                "url": _url(f"{reverse('experiments:list')}?team={team.slug}&outcome=failure&failure_kind=system"),
                 "data": {"count": count, "day": start.date().isoformat()}}
 
     yield Alert(AlertKind.SYSTEM_BURST, f"team:{team.pk}", start.date().isoformat(), team.pk, build)

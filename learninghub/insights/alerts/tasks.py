@@ -27,8 +27,8 @@ def evaluate_team_alerts(team_id: int, kinds: list[str] | None = None) -> int:
 
 
 @shared_task(bind=True, name="alerts.tasks.deliver_notification", autoretry_for=(DeliveryError,),
-             retry_backoff=30, retry_backoff_max=3600, retry_jitter=True,
-             max_retries=getattr(settings, "ALERT_MAX_ATTEMPTS", 6) - 1, acks_late=True,
+             retry_backoff=getattr(settings, "ALERT_RETRY_BACKOFF_SECONDS", 30), retry_backoff_max=3600,
+             retry_jitter=True, max_retries=getattr(settings, "ALERT_MAX_ATTEMPTS", 6) - 1, acks_late=True,
              soft_time_limit=60, time_limit=90)
 def deliver_notification(self, notification_id: int) -> str:
     """Send one stored notification; a failed attempt is recorded, then retried with exponential

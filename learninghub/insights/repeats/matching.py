@@ -36,7 +36,7 @@ from postmortems.models import PostMortem
 
 logger = logging.getLogger(__name__)
 
-MAX_RECENT = 150
+MAX_RECENT = 40
 SEARCH_WORDS = 16  # the search query: the title's words, then the cause's longest ones
 MAX_SAME_TITLE = 20
 EXPERIMENT_FIELDS = ("id", "team_id", "title", "hypothesis", "approach", "error_type", "error_message",

@@ -81,7 +81,13 @@ def _set_repeat_of(candidate: RepeatCandidate, earlier_id: int | None, source: s
                                                      source=source, user=actor)
 
 
+NOTE_LENGTH = RepeatDecision._meta.get_field("note").max_length
+
+
 def _decide(candidate: RepeatCandidate, *, user, to_status: str, allowed_from: set[str], note: str = "") -> None:
+    note = " ".join((note or "").split())
+    if len(note) > NOTE_LENGTH:
+        raise ValidationError({"note": [f"Keep the note under {NOTE_LENGTH} characters."]})
     if candidate.status not in allowed_from:
         raise ValidationError({"status": [f"This suggestion is already {candidate.get_status_display().lower()}."]})
     RepeatDecision.objects.create(candidate=candidate, from_status=candidate.status, to_status=to_status, by=user,
@@ -93,30 +99,34 @@ def _decide(candidate: RepeatCandidate, *, user, to_status: str, allowed_from: s
 
 
 @transaction.atomic
-def confirm_candidate(*, candidate: RepeatCandidate, user) -> RepeatCandidate:
-    """A lead confirms a suspected repeat: ``repeat_of`` is set, as a person's decision."""
+def confirm_candidate(*, candidate: RepeatCandidate, user, note: str = "") -> RepeatCandidate:
+    """A lead confirms a suspected repeat: ``repeat_of`` is set, as a person's decision; the
+    optional ``note`` (why) is kept with the decision."""
     if not can_lead(user, candidate.team_id):
         raise PermissionDenied("Only leads of this team (or staff) confirm repeat links.")
-    _decide(candidate, user=user, to_status=CandidateStatus.CONFIRMED, allowed_from={CandidateStatus.PENDING})
+    _decide(candidate, user=user, to_status=CandidateStatus.CONFIRMED, allowed_from={CandidateStatus.PENDING},
+            note=note)
     if not candidate.is_cross_kind:  # repeat_of points at the same kind; the confirmed candidate records the rest
         _set_repeat_of(candidate, candidate.earlier.pk, RepeatLinkSource.MANUAL, user)
     return candidate
 
 
 @transaction.atomic
-def reject_candidate(*, candidate: RepeatCandidate, user) -> RepeatCandidate:
+def reject_candidate(*, candidate: RepeatCandidate, user, note: str = "") -> RepeatCandidate:
     if not can_lead(user, candidate.team_id):
         raise PermissionDenied("Only leads of this team (or staff) reject suggested repeats.")
-    _decide(candidate, user=user, to_status=CandidateStatus.REJECTED, allowed_from={CandidateStatus.PENDING})
+    _decide(candidate, user=user, to_status=CandidateStatus.REJECTED, allowed_from={CandidateStatus.PENDING},
+            note=note)
     return candidate
 
 
 @transaction.atomic
-def undo_automatic_link(*, candidate: RepeatCandidate, user) -> RepeatCandidate:
+def undo_automatic_link(*, candidate: RepeatCandidate, user, note: str = "") -> RepeatCandidate:
     """Any member of the team may undo an automatic link; the undo is counted as overturned."""
     if not can_write(user, candidate.team_id):
         raise PermissionDenied("Only members of this team can undo its automatic links.")
-    _decide(candidate, user=user, to_status=CandidateStatus.UNDONE, allowed_from={CandidateStatus.AUTO_LINKED})
+    _decide(candidate, user=user, to_status=CandidateStatus.UNDONE, allowed_from={CandidateStatus.AUTO_LINKED},
+            note=note)
     failure = _failure_model(candidate).objects.get(pk=candidate.failure.pk)
     if failure.repeat_of_id == candidate.earlier.pk:
         _set_repeat_of(candidate, None, RepeatLinkSource.NONE, user)

@@ -32,6 +32,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {
         "page_obj": page_obj,
+        "rows": selectors.queue_rows(page_obj.object_list, user=request.user),
+        "note_length": services.NOTE_LENGTH,
         "view": view,
         "team": team,
         "teams": Team.objects.all(),
@@ -49,7 +51,7 @@ def decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return redirect("repeats:queue")
     service, success_message = ACTIONS[action]
     try:
-        service(candidate=candidate, user=request.user)
+        service(candidate=candidate, user=request.user, note=request.POST.get("note", ""))
         messages.success(request, success_message)
     except PermissionDenied as exc:
         messages.error(request, str(exc))

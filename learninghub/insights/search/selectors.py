@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import BooleanField, Count, FloatField, QuerySet
+from django.db.models import BooleanField, Count, FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.utils.html import escape
@@ -321,21 +321,24 @@ def best_documents(*, text: str, team_id: int, kinds: tuple[str, ...], limit: in
     words = parse(text).words()[:max_words]
     if not words:
         return []
-    documents = SearchDocument.objects.filter(team_id=team_id, kind__in=kinds).exclude(
-        kind=DocumentKind.EXPERIMENT, outcome__in=[o for o in Outcome.values if o != Outcome.FAILURE])
-    if before is not None:
-        documents = documents.filter(dated_at__lte=before)
+    def rows_q(prefix: str = "") -> Q:
+        q = Q(**{f"{prefix}team_id": team_id, f"{prefix}kind__in": kinds}) & ~Q(**{
+            f"{prefix}kind": DocumentKind.EXPERIMENT,
+            f"{prefix}outcome__in": [o for o in Outcome.values if o != Outcome.FAILURE]})
+        return q & Q(**{f"{prefix}dated_at__lte": before}) if before is not None else q
+
     if connection.vendor == "postgresql":
         tsquery = "websearch_to_tsquery('english', %s)"
         any_word = " or ".join(words)
-        rows = (documents.filter(RawSQL(f"search_document.search_vector @@ {tsquery}", [any_word],
-                                        output_field=BooleanField()))
+        rows = (SearchDocument.objects.filter(rows_q())
+                .filter(RawSQL(f"search_document.search_vector @@ {tsquery}", [any_word], output_field=BooleanField()))
                 .annotate(score=RawSQL(f"ts_rank_cd(search_document.search_vector, {tsquery})", [any_word],
                                        output_field=FloatField()))
                 .order_by("-score", "-dated_at", "id").values_list("kind", "object_id")[:limit])
         return list(rows)
+    # A join, not ``rowid IN (subquery)``: SQLite would run the MATCH once per row of the subquery.
     expression = " OR ".join(f'"{word}"' for word in words)  # \w+ words: nothing to escape
-    entries = FtsEntry.objects.filter(RawSQL("search_fts MATCH %s", [expression], output_field=BooleanField()))
-    rows = (entries.filter(document__in=documents.values("pk")).order_by(RawSQL("search_fts.rank", []))
+    rows = (FtsEntry.objects.filter(RawSQL("search_fts MATCH %s", [expression], output_field=BooleanField()))
+            .filter(rows_q("document__")).order_by(RawSQL("search_fts.rank", []))
             .values_list("document__kind", "document__object_id")[:limit])
     return list(rows)

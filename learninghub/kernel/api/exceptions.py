@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from learninghub.kernel.api.idempotency import IdempotentReplay
 from learninghub.kernel.concurrency import StaleVersionError
 
 
@@ -16,6 +17,8 @@ class DomainConflictError(Exception):
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, IdempotentReplay):
+        return exc.response()
     if isinstance(exc, StaleVersionError):
         request = context.get("request")
         uses_if_match = request is not None and request.headers.get("If-Match")

@@ -13,6 +13,8 @@ Modelled on PostHog's ``TeamAndOrgViewSetMixin`` (``posthog/api/routing.py``), m
 - Versioned resources (a ``version`` in the body) carry a weak ETag ``W/"<version>"``; updates
   may send it back in ``If-Match`` and a stale one answers 412, checked by the service's
   conditional update under the row lock (see ``learninghub.kernel.concurrency``).
+- Creates accept an ``Idempotency-Key`` header: a retry answers the first response again (see
+  ``learninghub.kernel.api.idempotency``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from learninghub.kernel import policy
+from learninghub.kernel.api import idempotency
 
 SEALED_METHODS = ("get_queryset", "get_permissions")
 ETAG_ACTIONS = frozenset({"retrieve", "update", "partial_update", "create"})
+IDEMPOTENT_ACTIONS = frozenset({"create"})
 
 
 def weak_etag(version: int) -> str:
@@ -100,6 +104,24 @@ class TeamScopedViewSet(viewsets.GenericViewSet):
         if team_id is None:
             return True
         return policy.can_lead(user, team_id) if delete else policy.can_write(user, team_id)
+
+    # --- Idempotent creates -------------------------------------------------------------------
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticated and permitted first
+        self._idempotency_record = None
+        if getattr(self, "action", None) in IDEMPOTENT_ACTIONS:
+            self._idempotency_record = idempotency.begin(request)
+
+    def dispatch(self, request, *args: Any, **kwargs: Any):
+        self._idempotency_record = None
+        response = None
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+            return response
+        finally:
+            if self._idempotency_record is not None:
+                idempotency.finish(self._idempotency_record, response)
 
     # --- Versions: ETag out, If-Match in -----------------------------------------------------
 

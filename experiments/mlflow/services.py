@@ -1,0 +1,61 @@
+"""Writes to the MLflow mappings: leads of the team (and staff) only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from experiments.models import MlflowMapping
+from learninghub.kernel.models import Team
+from learninghub.kernel.policy import require_lead
+from learninghub.kernel.queue import enqueue_by_name
+
+MAPPING_FIELDS = ("tracking_uri", "experiment_name", "enabled", "detect_repeats")
+
+
+def _apply(mapping: MlflowMapping, data: Mapping[str, Any]) -> None:
+    for name in MAPPING_FIELDS:
+        if name in data:
+            setattr(mapping, name, data[name].rstrip("/") if name == "tracking_uri" else data[name])
+
+
+@transaction.atomic
+def mapping_create(*, team: Team, user, data: Mapping[str, Any]) -> MlflowMapping:
+    if user is not None:
+        require_lead(user, team)
+    mapping = MlflowMapping(team=team)
+    _apply(mapping, data)
+    mapping.full_clean()
+    mapping.save()
+    return mapping
+
+
+@transaction.atomic
+def mapping_update(*, mapping: MlflowMapping, user, data: Mapping[str, Any]) -> MlflowMapping:
+    """Change a mapping; pointing it at another server or experiment re-reads from the start."""
+    if user is not None:
+        require_lead(user, mapping.team_id)
+    source = (mapping.tracking_uri, mapping.experiment_name)
+    _apply(mapping, data)
+    if (mapping.tracking_uri, mapping.experiment_name) != source:
+        mapping.cursor_start_time = None
+    mapping.full_clean()
+    mapping.save()
+    return mapping
+
+
+@transaction.atomic
+def mapping_delete(*, mapping: MlflowMapping, user) -> None:
+    """Stop syncing. The experiments imported through it stay."""
+    if user is not None:
+        require_lead(user, mapping.team_id)
+    mapping.delete()
+
+
+def mapping_sync_soon(*, mapping: MlflowMapping, user) -> bool:
+    """Queue a sync now (False when the broker is down: the hourly sync still runs)."""
+    if user is not None:
+        require_lead(user, mapping.team_id)
+    return enqueue_by_name("experiments.tasks.sync_mlflow_mapping", mapping.pk)
