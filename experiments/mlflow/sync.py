@@ -248,8 +248,7 @@ class MlflowImporter:
                 pending.append((experiment.pk, mapped.parent_run_id))
 
     def _trace(self, rest: MlflowRest, run_id: str) -> str | None:
-        if ERROR_TRACE_ARTIFACT not in rest.artifact_paths(run_id):
-            return None
+        # One request: the download answers 404 for a missing artifact (no listing first).
         return rest.artifact_text(run_id, ERROR_TRACE_ARTIFACT)
 
     def _upsert(self, mapped: MappedRun) -> tuple[str, Experiment]:

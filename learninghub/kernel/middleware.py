@@ -53,7 +53,7 @@ def text_problem(value: str) -> str | None:
     if match is None:
         return None
     if match.group() == "\x00":
-        return "Remove the NUL character (\\u0000): it cannot be stored."
+        return "Null characters are not allowed."
     return "Remove the lone surrogate (\\ud800–\\udfff): it is not a character."
 
 

@@ -70,13 +70,12 @@ def database_config(url: str | None, base_dir: Path) -> dict:
         }
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.postgresql":
-        # psycopg 3's pool replaces persistent connections (CONN_MAX_AGE must stay 0). ``check``
-        # tests a connection before handing it out, so one killed by the server (restart,
-        # pg_terminate_backend, a proxy's idle timeout) is replaced instead of failing a request.
-        from psycopg_pool import ConnectionPool
-
-        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 10, "timeout": 10,
-                                                   "check": ConnectionPool.check_connection}
+        # psycopg 3's pool replaces persistent connections (CONN_MAX_AGE must stay 0).
+        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 10, "timeout": 10}
+        # With a pool, Django passes ``check=ConnectionPool.check_connection`` when health checks
+        # are on: a connection killed by the server (restart, pg_terminate_backend, a proxy's idle
+        # timeout) is replaced before it is handed out, instead of failing a request.
+        config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -385,6 +384,12 @@ SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if SECURE_COOKIES else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER=1 lets Django
+# see HTTPS; SECURE_SSL_REDIRECT=1 then redirects plain HTTP (the health check is exempt).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Sign-in brute force: django-axes -------------------------------------------------------
 # The sign-in form and the admin: a (username, IP) pair is locked after AXES_FAILURE_LIMIT

@@ -129,10 +129,11 @@ def test_admin_lists_every_alert_model(client, team, lead):
         assert client.get(f"/admin/alerts/{model}/").status_code == 200, model
 
 
-def test_members_do_not_see_the_team_channels_secrets(member_client, lead_client, team, lead, settings):
-    settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True
+def test_members_do_not_see_the_team_channels_secrets(client, team, member, lead):
     subscription = Subscription.objects.create(owner=lead, team=team, channel=Channel.WEBHOOK,
                                                target="https://hooks.example.com/T0/secret-path")
-    assert subscription.secret.encode() not in member_client.get(f"/alerts/teams/{team.slug}/").content
-    page = lead_client.get(f"/alerts/teams/{team.slug}/").content
+    client.force_login(member)
+    assert subscription.secret.encode() not in client.get(f"/alerts/teams/{team.slug}/").content
+    client.force_login(lead)
+    page = client.get(f"/alerts/teams/{team.slug}/").content
     assert subscription.secret.encode() in page and b"secret-path" in page

@@ -159,3 +159,14 @@ def test_only_a_lead_sets_thresholds(team, member):
 
     with pytest.raises(PermissionDenied):
         services.rule_set(team=team, kind=RuleKind.SYSTEM_BURST, user=member, threshold=2)
+
+
+def test_the_fallback_email_carries_only_what_is_addressed_to_the_person(clock, team, lead, on_commit):
+    services.rule_set(team=team, kind=RuleKind.OVERDUE, user=lead, threshold=1)
+    ActionItemFactory(postmortem=PostMortemFactory(team=team), due_date=timezone.localdate() - dt.timedelta(days=2))
+    crash(team, 5, timezone.now())
+    Subscription.objects.create(owner=UserFactory(), team=team, channel=Channel.EMAIL, target="list@example.com",
+                                kinds=[AlertKind.SYSTEM_BURST])
+    on_commit(rules.evaluate)
+    default = Subscription.objects.get(owner=lead, is_default=True)
+    assert kinds_sent(default) == [AlertKind.OVERDUE_ESCALATION]  # not the burst, not the digest

@@ -19,7 +19,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from experiments.models import LessonApplication
+from experiments.models import LessonApplication, MlflowMapping
 from learninghub.api import router
 from learninghub.insights.alerts.models import AlertRule, Subscription
 from learninghub.kernel.api.viewsets import TeamScopedViewSet
@@ -52,6 +52,7 @@ RECORDS = {
     "api-award-vote": ["vote"],
     "api-alert-rule": ["alert_rule"],
     "api-alert-subscription": ["subscription"],
+    "api-mlflow-mapping": ["mlflow_mapping"],
 }
 
 # Who passes the write check of each action (everything else is 403 when the record is visible).
@@ -62,6 +63,8 @@ RESOURCE_WRITE_RULES = {
     "api-alert-rule": {"update": LEADS, "partial_update": LEADS},
     "api-alert-subscription": dict.fromkeys(("update", "partial_update", "destroy", "test"),
                                             frozenset({"member", "staff"})),
+    # Which MLflow experiment feeds a team, and its sync: the team's leads.
+    "api-mlflow-mapping": dict.fromkeys(("update", "partial_update", "destroy", "sync"), LEADS),
 }
 SKIPPED_ACTIONS = {"create"}  # creation is covered per app (its rules are the services')
 
@@ -160,6 +163,8 @@ def _build_world() -> World:
                                    nominator=users["member"], reason="Ran a fast failure", postmortem=restricted)
     vote = VoteFactory(cycle=cycle, category=category, voter=users["member"], nominee=users["lead"])
     alert_rule = AlertRule.objects.create(team=team_a, kind="system_burst", threshold=3)
+    mlflow_mapping = MlflowMapping.objects.create(team=team_a, tracking_uri="http://mlflow:5000",
+                                                  experiment_name="ranker")
     subscription = Subscription.objects.create(owner=users["member"], channel="email")
 
     records = {
@@ -177,6 +182,7 @@ def _build_world() -> World:
         "vote": Record(str(vote.pk), frozenset({"member"})),  # the ballot is secret: one's own votes only
         "alert_rule": Record(str(alert_rule.pk), EVERYONE),
         "subscription": Record(str(subscription.pk), frozenset({"member", "staff"})),  # one's own, and staff
+        "mlflow_mapping": Record(str(mlflow_mapping.pk), INSIDE),  # a tracking server is the team's business
     }
     ids = {"experiment": experiment.pk, "restricted_postmortem": restricted.pk, "public_postmortem": public.pk,
            "restricted_lesson": restricted_lesson.pk, "public_lesson": public_lesson.pk,

@@ -94,7 +94,7 @@ def test_check_deploy_fails_without_the_policy(settings):
                            "frame-ancestors": ["'none'"]}
     assert [error.id for error in check_content_security_policy(None)] == ["learninghub.E003"]
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith("ContentSecurityPolicyMiddleware")]
-    with pytest.raises(SystemCheckError, match="learninghub.E001"):
+    with pytest.raises(SystemCheckError, match=r"learninghub\.E001"):
         call_command("check", "--deploy", "--fail-level", "ERROR")
 
 

@@ -37,6 +37,7 @@ def test_postgres_url_uses_psycopg_with_a_pool(tmp_path):
         "db.internal", 6543, "learning", "hub", "secret")
     assert config["OPTIONS"]["pool"]["max_size"] >= 1
     assert config["CONN_MAX_AGE"] == 0
+    assert config["CONN_HEALTH_CHECKS"] is True  # the pool checks connections before handing them out
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("YES", True), ("0", False),

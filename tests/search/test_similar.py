@@ -109,7 +109,7 @@ def test_the_record_being_edited_is_not_similar_to_itself(member_client, team, d
 ])
 def test_bad_input_is_answered_never_a_500(member_client, team, deep_ranker, params):
     # NUL bytes and integers beyond 64 bits are refused by the request guard (a 400 naming the field).
-    refused = "\x00" in "".join(params.values()) or any(len(value) > 18 and value.isdigit() for value in params.values())
+    refused = "\x00" in "".join(params.values()) or any(len(v) > 18 and v.isdigit() for v in params.values())
     assert member_client.get(URL, params).status_code == (400 if refused else 200)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -69,7 +69,6 @@ class Alert:
     team_id: int | None
     build: Callable[[], dict]
     addressed_to: Iterable[int] | None = None
-    extra_subscriptions: list[Subscription] = field(default_factory=list)
 
 
 def _default_email(user_id: int) -> Subscription:
@@ -91,8 +90,8 @@ def targets(alert: Alert) -> list[Subscription]:
     personal = Subscription.objects.filter(team__isnull=True).select_related("owner")
     if alert.addressed_to is None:
         members = Membership.objects.filter(team_id=alert.team_id).values("user_id")
-        people = personal.filter(owner_id__in=members)
-        covered: set[int] = set()
+        # A person's default email only carries what is addressed to them, never team-wide alerts.
+        people = personal.filter(owner_id__in=members, is_default=False)
     else:
         wanted = set(alert.addressed_to)
         people = personal.filter(owner_id__in=wanted)
@@ -104,8 +103,6 @@ def targets(alert: Alert) -> list[Subscription]:
     for subscription in people:
         if not subscription.paused and subscription.wants(alert.kind):
             chosen[subscription.pk] = subscription
-    for subscription in alert.extra_subscriptions:
-        chosen[subscription.pk] = subscription
     return [s for s in chosen.values() if s.wants(alert.kind) and not s.paused]
 
 
