@@ -4,8 +4,8 @@ MLflow tracking server, and the cost of a re-sync with nothing changed (a cursor
 short page, no writes).
 
 Needs the test-only MLflow virtualenv (``make .venv-mlflow/.installed``). The server's data
-(``--data-dir``) is kept, so populating the runs (slow: three MLflow requests per run) happens
-once; LearningHub's side is a fresh in-memory SQLite test database each time.
+(``--data-dir``) is kept, so populating the runs (written straight into the server's SQLite
+store by the real mlflow client) happens once; LearningHub's side is a fresh in-memory SQLite test database each time.
 
     python bench/mlflow.py                 # 10,000 runs
     python bench/mlflow.py --runs 500      # a quick look
@@ -91,7 +91,8 @@ def main() -> None:
         if not marker.exists():
             started = time.perf_counter()
             driver = MlflowDriver(uri)
-            driver._call("create_runs", experiment=experiment, count=args.runs, start_time=1_767_225_600_000)
+            driver._call("create_runs", experiment=experiment, count=args.runs, start_time=1_767_225_600_000,
+                         store_uri=f"sqlite:///{args.data_dir / 'mlflow.db'}")
             driver.close()
             marker.touch()
             print(f"populated {args.runs:,} runs in {time.perf_counter() - started:.0f} s (kept for next time)")

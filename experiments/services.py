@@ -59,6 +59,9 @@ def _apply_fields(experiment: Experiment, data: Mapping[str, Any]) -> None:
         experiment.repeat_link_source = RepeatLinkSource.MANUAL if experiment.repeat_of_id else RepeatLinkSource.NONE
     if isinstance(experiment.next_steps, list):
         experiment.next_steps = [step.strip() if isinstance(step, str) else step for step in experiment.next_steps]
+    if experiment.outcome != Outcome.FAILURE:
+        # Only a failure has a time to its failure verdict; forms that change the outcome don't show it.
+        experiment.time_to_failure = None
     if experiment.outcome != Outcome.IN_PROGRESS and experiment.ended_at is None:
         # Concluding without an end date means "it ended now" (never before it started).
         now = timezone.now()

@@ -38,6 +38,14 @@ def test_concluding_without_an_end_ends_now(team, member):
     assert experiment.ended_at is not None and experiment.ended_at >= experiment.started_at
 
 
+def test_a_failure_turned_into_a_success_loses_its_time_to_failure(team, member):
+    experiment = ExperimentFactory(team=team, created_by=member, failed=True, time_to_failure=dt.timedelta(minutes=4))
+    services.experiment_update(experiment=experiment, user=member,
+                               data={"outcome": "success", "failure_kind": "", "failure_mode": ""})
+    experiment.refresh_from_db()
+    assert experiment.outcome == "success" and experiment.time_to_failure is None
+
+
 def test_update_signals_old_and_new_months(team, member, signalled, django_capture_on_commit_callbacks):
     old_start = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
     experiment = ExperimentFactory(team=team, started_at=old_start)

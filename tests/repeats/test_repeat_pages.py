@@ -15,6 +15,7 @@ from postmortems.models import PostMortem
 from tests.factories.experiments import ExperimentFactory, LessonFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
 from tests.kernel.test_settings import settings_in_subprocess
+from tests.postmortems.helpers import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -237,12 +238,7 @@ def test_markdown_import_page_with_detection_off_links_and_queues_nothing(member
     html = prefilled.content.decode()
     assert '<input type="hidden" name="detect_repeats" value="false">' in html
     assert "Repeat detection is off" in html
-    form = prefilled.context["form"]
-    data = {"team": team.pk, "title": form.initial["title"], "what_happened": form.initial["what_happened"],
-            "root_cause": form.initial["root_cause"], "severity": "sev3", "status": "published",
-            "detect_repeats": "false",
-            "items-TOTAL_FORMS": "0", "items-INITIAL_FORMS": "0", "lessons-TOTAL_FORMS": "0",
-            "lessons-INITIAL_FORMS": "0"}
+    data = form_data(team=team, title="Feature pipeline failure", detect_repeats="false")
     with django_capture_on_commit_callbacks(execute=True):
         saved = member_client.post(reverse("postmortems:create"), data)
     assert saved.status_code == 302, saved.content.decode()[:2000]
