@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 
 from learninghub.insights.alerts.models import Channel, Notification
 from learninghub.insights.alerts.urlsafety import validate_webhook_url
+from learninghub.kernel.headers import header_text
 
 TIMESTAMP_HEADER = "X-LearningHub-Timestamp"
 SIGNATURE_HEADER = "X-LearningHub-Signature"
@@ -140,7 +141,7 @@ def _send_email(notification: Notification) -> None:
     payload = notification.payload
     context = {"payload": payload, "notification": notification, "site_url": settings.SITE_URL}
     text = render_to_string(payload.get("text_template", "alerts/email/alert.txt"), context)
-    message = EmailMultiAlternatives(subject=f"[LearningHub] {payload.get('title', '')}"[:200], body=text,
+    message = EmailMultiAlternatives(subject=header_text(f"[LearningHub] {payload.get('title', '')}"), body=text,
                                      to=[address])
     if payload.get("html_template"):
         message.attach_alternative(render_to_string(payload["html_template"], context), "text/html")

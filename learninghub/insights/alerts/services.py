@@ -28,6 +28,7 @@ from learninghub.insights.alerts.models import (
     Subscription,
 )
 from learninghub.insights.alerts.urlsafety import validate_webhook_url
+from learninghub.kernel.headers import header_text
 from learninghub.kernel.models import Membership, Team
 from learninghub.kernel.policy import require_lead, user_or_none
 from learninghub.kernel.queue import enqueue_by_name
@@ -186,7 +187,7 @@ def pause(subscription: Subscription, *, reason: str) -> bool:
         return False
     if subscription.owner.email:
         send_mail(
-            subject=f"[LearningHub] Alert subscription paused: {subscription}",
+            subject=header_text(f"[LearningHub] Alert subscription paused: {subscription}"),
             message=(f"Your alert subscription “{subscription}” ({subscription.get_channel_display()}) was paused "
                      f"after repeated delivery failures.\n\n{reason}\n\nResume it on "
                      f"{settings.SITE_URL}/alerts/subscriptions/ once the receiver works again."),
