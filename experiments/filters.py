@@ -13,6 +13,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.filters import ChoiceOrUnspecifiedFilter, MomentFilter, TeamFilter
+from learninghub.kernel.policy import SYSTEM
+from learninghub.kernel.search import text_search_ids
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
 FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]
@@ -66,7 +68,13 @@ class ExperimentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.search(value) if value.strip() else queryset
+        """The search engine when one is registered (ranked search's stemming and index; the
+        list keeps its own sort), else every word ``icontains``."""
+        if not value.strip():
+            return queryset
+        user = getattr(self.request, "user", None) or SYSTEM  # ``queryset`` is already the visible part
+        matching = text_search_ids(Experiment._meta.label_lower, user, value)
+        return queryset.search(value) if matching is None else queryset.filter(pk__in=matching)
 
     def filter_sort(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.order_by(value, "id" if value == "started_at" else "-id")

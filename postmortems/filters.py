@@ -16,6 +16,8 @@ from django.utils import timezone
 from experiments.models import Lesson
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.filters import ChoiceOrUnspecifiedFilter, DayFilter, MomentFilter, TeamFilter
+from learninghub.kernel.policy import SYSTEM
+from learninghub.kernel.search import text_search_ids
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 
@@ -68,14 +70,20 @@ class PostMortemFilter(django_filters.FilterSet):
         return queryset.filter(repeat_of__isnull=not value)
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        """Free text over title, the three narrative sections, lessons and action items.
+        """Free text over title, the three narrative sections, lessons and action items: through
+        the search engine when one is registered (every word, stemmed; the list keeps its sort),
+        else the whole phrase ``icontains``.
 
-        Related rows are matched with EXISTS subqueries, so no row is duplicated and counts
-        stay right; visibility was applied to ``queryset`` before, so search never widens it.
+        Related rows are matched with subqueries, so no row is duplicated and counts stay
+        right; visibility was applied to ``queryset`` before, so search never widens it.
         """
         value = value.strip()
         if not value:
             return queryset
+        user = getattr(self.request, "user", None) or SYSTEM
+        matching = text_search_ids(PostMortem._meta.label_lower, user, value)
+        if matching is not None:
+            return queryset.filter(pk__in=matching)
         lesson_match = Lesson.objects.filter(postmortem=OuterRef("pk"), text__icontains=value)
         item_match = ActionItem.objects.filter(postmortem=OuterRef("pk"), description__icontains=value)
         return queryset.filter(

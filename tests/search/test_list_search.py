@@ -1,0 +1,93 @@
+"""The list pages' ``search`` goes through the search engine (registered with the kernel hook):
+stemmed words, every word required, the list's own sort kept, visibility never widened; with no
+engine registered, the lists fall back to their ``icontains`` matching."""
+
+import pytest
+
+from experiments.models import Experiment
+from learninghub.insights.search.selectors import list_search_ids
+from learninghub.kernel import search as kernel_search
+from tests.factories.experiments import ExperimentFactory, LessonFactory
+from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
+
+pytestmark = pytest.mark.django_db
+
+EXPERIMENTS = "/experiments/"
+POSTMORTEMS = "/postmortems/"
+
+
+def listed(response) -> list:
+    assert response.status_code == 200
+    return list(response.context["page_obj"])
+
+
+@pytest.fixture
+def engine_calls():
+    """The registered engine, wrapped to record its calls (and put back afterwards)."""
+    calls = []
+
+    def recording(model_label, user, query):
+        calls.append((model_label, query))
+        return list_search_ids(model_label, user, query)
+
+    previous = kernel_search.register_text_search(recording)
+    yield calls
+    kernel_search.register_text_search(previous)
+
+
+@pytest.fixture
+def no_engine():
+    previous = kernel_search.register_text_search(None)
+    yield
+    kernel_search.register_text_search(previous)
+
+
+def test_the_search_app_registers_its_engine():
+    assert kernel_search.text_search_ids("experiments.experiment", None, "x") is not None
+
+
+def test_the_experiment_list_searches_through_the_engine(member_client, team, engine_calls):
+    leak = ExperimentFactory(team=team, title="Target leakage in the churn features", hypothesis="h")
+    ExperimentFactory(team=team, title="Faster tokenizer", hypothesis="h")
+    assert listed(member_client.get(EXPERIMENTS, {"search": "leaks"})) == [leak]  # stemmed: leak(s) ~ leakage
+    assert engine_calls == [("experiments.experiment", "leaks")]
+
+
+def test_every_word_is_required_and_lessons_count(member_client, team, engine_calls):
+    older = ExperimentFactory(team=team, title="Churn model features", hypothesis="h", started_at="2026-01-05T00:00Z")
+    newer = ExperimentFactory(team=team, title="Churn dashboard", hypothesis="h", started_at="2026-02-05T00:00Z")
+    LessonFactory(experiment=newer, text="Features drift weekly")
+    ExperimentFactory(team=team, title="Churn only", hypothesis="h")
+    assert listed(member_client.get(EXPERIMENTS, {"search": "churn features"})) == [newer, older]  # list's sort
+    assert listed(member_client.get(EXPERIMENTS, {"search": "churn features", "sort": "started_at"})) == [older, newer]
+
+
+def test_the_postmortem_list_searches_through_the_engine(member_client, team, engine_calls):
+    found = PostMortemFactory(team=team, title="Checkout outage", what_happened="Connection pools exhausted")
+    by_item = PostMortemFactory(team=team, title="Search outage")
+    ActionItemFactory(postmortem=by_item, description="Resize the connection pool")
+    PostMortemFactory(team=team, title="Billing outage")
+    titles = {pm.title for pm in listed(member_client.get(POSTMORTEMS, {"search": "pool connections"}))}
+    assert titles == {found.title, by_item.title}
+    assert engine_calls == [("postmortems.postmortem", "pool connections")]
+
+
+def test_restricted_records_stay_hidden(client, outsider, team):
+    PostMortemFactory(team=team, title="Zanzibar credentials leaked", restricted=True)
+    client.force_login(outsider)
+    assert listed(client.get(POSTMORTEMS, {"search": "zanzibar"})) == []
+
+
+def test_operators_only_fall_back_to_icontains(member_client, team, engine_calls):
+    ExperimentFactory(team=team, title="Plain", hypothesis="h")
+    assert listed(member_client.get(EXPERIMENTS, {"search": '"" - OR'})) == []
+    assert engine_calls == [("experiments.experiment", '"" - OR')]
+
+
+def test_without_an_engine_the_lists_use_icontains(member_client, team, no_engine):
+    leak = ExperimentFactory(team=team, title="Target leakage", hypothesis="h")
+    pm = PostMortemFactory(team=team, title="Checkout outage at noon")
+    assert listed(member_client.get(EXPERIMENTS, {"search": "leaks"})) == []  # no stemming
+    assert listed(member_client.get(EXPERIMENTS, {"search": "eakag"})) == [leak]  # substrings
+    assert listed(member_client.get(POSTMORTEMS, {"search": "outage at"})) == [pm]
+    assert Experiment.objects.count() == 1
