@@ -60,8 +60,14 @@ def counts_for(scale: float) -> dict[str, int]:
     return {name: max(1, round(count * scale)) for name, count in BASE_COUNTS.items()}
 
 
+# A long tail of other words (real text has tens of thousands), so that a query's words are in
+# a realistic share of the records rather than in most of them.
+_SYLLABLES = "ka lo mi ne ru ta vo zi pe sa du gri fen mol tor bax qui".split()
+RARE = [a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES][:4000]
+
+
 def sentence(rng: random.Random, words: int) -> str:
-    pools = (SUBJECTS, PROBLEMS, VERBS, FILLER, FILLER)
+    pools = (SUBJECTS, PROBLEMS, VERBS, FILLER, FILLER, RARE, RARE, RARE, RARE, RARE)
     return " ".join(rng.choice(rng.choice(pools)) for _ in range(words)).capitalize() + "."
 
 

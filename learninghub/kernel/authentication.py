@@ -2,7 +2,9 @@
 
 Guessing tokens is throttled per client IP: after ``TOKEN_AUTH_FAILURE_LIMIT`` failed tokens
 within ``TOKEN_AUTH_FAILURE_WINDOW``, every token request from that IP answers 429 (with
-``Retry-After``) until the window ends; the first refusal is logged.
+``Retry-After``) until the window ends; the first refusal is logged. Windows are fixed slots of
+the clock (the slot number is part of the cache key), so the count follows ``timezone.now()``
+rather than the cache's own expiry, and a new slot starts from zero.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from learninghub.kernel.models import ApiToken, hash_token_key
 logger = logging.getLogger("learninghub.security")
 
 
-def _failures_key(request) -> str:
-    return f"token-auth-failures:{request.META.get('REMOTE_ADDR', '')}"
+def _failures_key(request, window: int) -> tuple[str, int]:
+    """The cache key counting this address's failures in the current slot, and the seconds left."""
+    now = timezone.now().timestamp()
+    slot = int(now // window)
+    return f"token-auth-failures:{request.META.get('REMOTE_ADDR', '')}:{slot}", int((slot + 1) * window - now) + 1
 
 
 class HashedTokenAuthentication(authentication.TokenAuthentication):
@@ -29,15 +34,15 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
     def authenticate(self, request):
         if not authentication.get_authorization_header(request):
             return None
-        key = _failures_key(request)
-        window = int(settings.TOKEN_AUTH_FAILURE_WINDOW.total_seconds())
+        window = max(1, int(settings.TOKEN_AUTH_FAILURE_WINDOW.total_seconds()))
+        key, seconds_left = _failures_key(request, window)
         failures = cache.get(key, 0)
         if failures >= settings.TOKEN_AUTH_FAILURE_LIMIT:
             if failures == settings.TOKEN_AUTH_FAILURE_LIMIT:
                 cache.incr(key)  # log once per window, not on every refused request
                 logger.warning("API token auth throttled: ip=%s after %s failures", request.META.get("REMOTE_ADDR"),
                                failures)
-            raise exceptions.Throttled(wait=window, detail="Too many failed API tokens from this address.")
+            raise exceptions.Throttled(wait=seconds_left, detail="Too many failed API tokens from this address.")
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:

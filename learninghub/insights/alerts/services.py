@@ -254,7 +254,7 @@ def send_test(subscription: Subscription) -> Notification:
     """A test message to one subscription, now (each press is its own notification)."""
     now = timezone.now()
     notification = Notification.objects.create(
-        kind=AlertKind.TEST, subject_key=f"subscription:{subscription.pk}", period_key=now.isoformat(),
+        kind=AlertKind.TEST, subject_key=f"subscription:{subscription.pk}", period_key=now.strftime("%Y%m%dT%H%M%S%f"),
         team=subscription.team, subscription=subscription, channel=subscription.channel,
         payload={"title": "Test message from LearningHub",
                  "lines": [f"“{subscription}” is set up: alerts will arrive here."],

@@ -131,13 +131,18 @@ class _PostgresEngine:
     def _trigram(self, query: ParsedQuery) -> bool:
         return query.is_plain and len(query.text) >= self.TRIGRAM_MIN_LENGTH
 
-    def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
-        sql = f"SELECT id FROM search_document WHERE search_vector @@ {self.TSQUERY}"
-        params: list[Any] = [query.any_word_text]
-        if self._trigram(query):
-            sql += " OR %s <%% title"
+    def _condition(self, query: ParsedQuery, *, every_word: bool = False) -> tuple[str, list[Any]]:
+        sql = f"search_document.search_vector @@ {self.TSQUERY}"
+        params: list[Any] = [query.text if every_word else query.any_word_text]
+        if self._trigram(query) and not every_word:
+            sql = f"({sql} OR %s <%% search_document.title)"
             params.append(query.text)
-        return documents.filter(pk__in=RawSQL(sql, params))
+        return sql, params
+
+    def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
+        """A condition on ``documents`` itself (bitmap scans of the GIN indexes), not a self-join."""
+        sql, params = self._condition(query)
+        return documents.filter(RawSQL(sql, params, output_field=BooleanField()))
 
     def every_word(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
         """Documents with every term (the list pages' search): the GIN index, no trigram. A
@@ -145,19 +150,33 @@ class _PostgresEngine:
         sql = f"SELECT id FROM search_document WHERE search_vector @@ {self.TSQUERY}"
         return documents.filter(pk__in=RawSQL(sql, [query.text]))
 
-    def ranked(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int) -> list[tuple[int, float]]:
+    def _window(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int | None,
+                bonus: int = 0) -> list[tuple[int, float]]:
         sql = f"ts_rank_cd(search_document.search_vector, {self.TSQUERY})"
         params: list[Any] = [query.any_word_text]
-        if query.any_word:  # every word present: ahead of any record with only some of them
-            sql += f" + (search_document.search_vector @@ {self.TSQUERY})::int"
-            params.append(query.text)
         if self._trigram(query):
             sql += " + 0.5 * word_similarity(%s, search_document.title)"
             params.append(query.text)
         score = RawSQL(sql, params, output_field=FloatField())
-        rows = (self.matching(documents, query).annotate(score=score)
-                .order_by("-score", "-dated_at", "id").values_list("id", "score")[start:stop])
-        return list(rows)
+        rows = (documents.annotate(score=score).order_by("-score", "-dated_at", "id")
+                .values_list("id", "score")[start:stop])
+        return [(pk, score + bonus) for pk, score in rows]
+
+    def ranked(self, documents: QuerySet, query: ParsedQuery, start: int, stop: int | None) -> list[tuple[int, float]]:
+        if not query.any_word:
+            return self._window(self.matching(documents, query), query, start, stop)
+        # Records with every word first (a bonus of 1 on their score), then those with only some:
+        # two windows, so a common word's thousands of partial matches are ranked only when the
+        # page reaches them.
+        strict_sql, strict_params = self._condition(query, every_word=True)
+        strict = RawSQL(strict_sql, strict_params, output_field=BooleanField())
+        first = self._window(documents.filter(strict), query, start, stop, bonus=1)
+        if stop is not None and len(first) == stop - start:
+            return first
+        strict_count = start + len(first) if first or start == 0 else documents.filter(strict).count()
+        rest = self.matching(documents, query).exclude(strict)
+        return first + self._window(rest, query, max(0, start - strict_count),
+                                    None if stop is None else stop - strict_count)
 
     def highlights(self, ids: list[int], query: ParsedQuery) -> dict[int, tuple[str, str]]:
         # ts_headline drops anything that looks like an HTML tag (text and all): hide < and > from
