@@ -208,8 +208,7 @@ class _SqliteEngine:
     def matching(self, documents: QuerySet, query: ParsedQuery | None, *, expression: str = "") -> QuerySet:
         """``documents`` joined to their FTS5 rows that match. Always a join, FTS5 driving it:
         with ``rowid IN (subquery)`` on the FTS table, FTS5 runs the MATCH again for each value
-        of the subquery (seconds at 20k documents); ``id IN (SELECT rowid ... MATCH)`` is no
-        better in a score."""
+        of the subquery (seconds at 20k documents)."""
         return documents.extra(tables=["search_fts"], where=["search_fts.rowid = search_document.id", self.MATCH],
                                params=[expression or query.fts5()])  # type: ignore[union-attr]
 
@@ -374,12 +373,12 @@ def list_search_ids(model_label: str, user, query: str) -> QuerySet | None:
             documents = visible_documents(user=user).filter(kind=kind)
             return engine.every_word(documents, term_query).values("object_id")
 
-        lesson_ids = object_ids(DocumentKind.LESSON)
+        lessons = Lesson.objects.filter(pk__in=object_ids(DocumentKind.LESSON))
         if experiments:
             return _ids_union(object_ids(DocumentKind.EXPERIMENT),
-                              Lesson.objects.filter(pk__in=lesson_ids, experiment__isnull=False).values("experiment_id"))
+                              lessons.filter(experiment__isnull=False).values("experiment_id"))
         return _ids_union(object_ids(DocumentKind.POSTMORTEM),
-                          Lesson.objects.filter(pk__in=lesson_ids, postmortem__isnull=False).values("postmortem_id"),
+                          lessons.filter(postmortem__isnull=False).values("postmortem_id"),
                           ActionItem.objects.filter(pk__in=object_ids(DocumentKind.ACTION_ITEM)).values("postmortem_id"))
 
     if not parsed.is_plain:
