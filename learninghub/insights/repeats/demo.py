@@ -55,8 +55,8 @@ def seed(kernel) -> str:
                 "severity": Severity.SEV3, "title": "Training data had nulls after a feature pipeline change",
                 "occurred_at": occurred, "detected_at": occurred + dt.timedelta(hours=5),
                 "resolved_at": occurred + dt.timedelta(hours=30), "failure_mode": FailureMode.DATA_QUALITY,
-                "what_happened": "- A feature column was null for a day after a pipeline change.",
-                "root_cause": "- No validation between the feature pipeline and training.",
+                "what_happened": "- Ranking quality dropped for a day; one input column arrived empty.",
+                "root_cause": "- An upstream schema change was not caught before the nightly training job.",
                 "status": PostMortemStatus.DRAFT,
             })
     for failure_type, record in [(FailureType.EXPERIMENT, linked), (FailureType.EXPERIMENT, overturned),
