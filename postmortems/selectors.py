@@ -28,10 +28,14 @@ def _count_of(queryset: QuerySet) -> Coalesce:
 
 def postmortems_visible(*, user) -> QuerySet[PostMortem]:
     """Post-mortems ``user`` may see, with what list rows show (team, counts) loaded in bulk."""
+    return _postmortem_rows(PostMortem.objects.visible_to(user))
+
+
+def _postmortem_rows(queryset: QuerySet[PostMortem]) -> QuerySet[PostMortem]:
     today = timezone.localdate()
     items = ActionItem.objects.filter(postmortem=OuterRef("pk"))
     return (
-        PostMortem.objects.visible_to(user)
+        queryset
         .select_related("team", "created_by", "repeat_of", "experiment")
         .annotate(
             action_item_count=_count_of(items),
@@ -90,9 +94,13 @@ def postmortem_choices_for_repeat(*, user, exclude_pk: int | None = None) -> Que
 
 def action_items_visible(*, user) -> QuerySet[ActionItem]:
     """Action items of the post-mortems ``user`` may see, overdue first, then by due date."""
+    return _action_item_rows(ActionItem.objects.visible_to(user))
+
+
+def _action_item_rows(queryset: QuerySet[ActionItem]) -> QuerySet[ActionItem]:
     today = timezone.localdate()
     return (
-        ActionItem.objects.visible_to(user)
+        queryset
         .select_related("postmortem__team", "owner", "lesson__postmortem")
         .annotate(
             urgency=Case(
@@ -108,6 +116,37 @@ def action_items_visible(*, user) -> QuerySet[ActionItem]:
 
 def action_item_list(*, user, params: QueryDict | dict | None = None, request=None) -> ActionItemFilter:
     return ActionItemFilter(params or None, queryset=action_items_visible(user=user), request=request)
+
+
+def _searches(params: QueryDict | dict | None) -> bool:
+    return bool(params and str(params.get("search") or "").strip())
+
+
+def _hidden_by_team(filtered: QuerySet, team_path: str) -> list[tuple[str, int]]:
+    """(team name, count) of the rows in ``filtered``, by team name."""
+    rows = (filtered.order_by().values(f"{team_path}name").annotate(n=Count("pk", distinct=True))
+            .order_by(f"{team_path}name"))
+    return [(row[f"{team_path}name"], row["n"]) for row in rows]
+
+
+def postmortems_hidden(*, user, params: QueryDict | dict | None = None, request=None) -> list[tuple[str, int]]:
+    """The post-mortems the list's filters match that ``user`` may not open, counted by team:
+    they count in every figure, so the list says how many it leaves out and whose. Not for a
+    free-text search: matching hidden text would tell what a restricted record says."""
+    if _searches(params):
+        return []
+    hidden = _postmortem_rows(PostMortem.objects.exclude(restricted_postmortem_q(user)))
+    return _hidden_by_team(PostMortemFilter(params or None, queryset=hidden, request=request).qs, "team__")
+
+
+def action_items_hidden(*, user, params: QueryDict | dict | None = None, request=None) -> list[tuple[str, int]]:
+    """The action items the list's filters match that belong to post-mortems ``user`` may not
+    open, counted by team (see :func:`postmortems_hidden`; none for a free-text search)."""
+    if _searches(params):
+        return []
+    hidden = _action_item_rows(ActionItem.objects.exclude(restricted_postmortem_q(user, "postmortem__")))
+    return _hidden_by_team(ActionItemFilter(params or None, queryset=hidden, request=request).qs,
+                           "postmortem__team__")
 
 
 def my_action_items(*, user, params: QueryDict | dict | None = None, request=None) -> ActionItemFilter:

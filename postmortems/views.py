@@ -58,6 +58,7 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
         "filter": filterset,
         "can_create": teams_for(request.user).exists(),
         "filtered": any(value for key, value in request.GET.items() if key != "page"),
+        "hidden": selectors.postmortems_hidden(user=request.user, params=request.GET, request=request),
         **_page(request, filterset.qs),
     }
     return render(request, "postmortems/list.html", context)
@@ -69,6 +70,7 @@ def action_item_list(request: HttpRequest) -> HttpResponse:
         "filter": filterset,
         "filtered": any(value for key, value in request.GET.items() if key != "page"),
         "status_choices": ActionItemStatus.choices,
+        "hidden": selectors.action_items_hidden(user=request.user, params=request.GET, request=request),
         **_page(request, filterset.qs),
     }
     return render(request, "postmortems/action_items.html", context)

@@ -118,6 +118,12 @@ class MetricSnapshot(models.Model):
         return Month.of(self.month)
 
     @property
+    def has_records(self) -> bool:
+        """Was anything recorded in the month itself? Lessons count over a 365-day window, so
+        they alone don't make a month worth comparing with another."""
+        return bool(self.experiments_started or self.failures or self.postmortems_resolved or self.action_items_due)
+
+    @property
     def postmortem_failures_by_mode(self) -> dict[str, int]:
         experiment = self.experiment_failures_by_mode or {}
         return {mode: count - experiment.get(mode, 0) for mode, count in (self.failures_by_mode or {}).items()

@@ -73,8 +73,10 @@ class Card:
 def metric_cards(snapshot: MetricSnapshot, previous: MetricSnapshot | None, drill: DrillDown,
                  score_url: str | None = None) -> list[Card]:
     """The cards of one month: each metric, its change from the month before, and the counts
-    behind it as linked sentences ("1 of 4 failures were repeats")."""
-    s, p, month = snapshot, previous, snapshot.period
+    behind it as linked sentences ("1 of 4 failures were repeats"). No change is shown when
+    either month has nothing recorded: a difference against an empty month says nothing."""
+    s, month = snapshot, snapshot.period
+    p = previous if previous is not None and previous.has_records and snapshot.has_records else None
     name = month.first_day.strftime("%B")
 
     def prev(attribute: str):

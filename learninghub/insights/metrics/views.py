@@ -36,7 +36,7 @@ class MonthField(forms.CharField):
 
 
 class MonthRangeForm(forms.Form):
-    """``from`` and ``to`` months (inclusive); defaults to the last 12 months."""
+    """``from`` and ``to`` months (inclusive); defaults to the last 12 complete months."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,7 +55,7 @@ class MonthRangeForm(forms.Form):
     def months(self) -> list[Month]:
         """The chosen months; the default range when the input is missing or invalid."""
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        last = data.get("to") or Month.current()
+        last = data.get("to") or Month.last_complete()
         first = data.get("from") or last.shift(-(DEFAULT_MONTHS - 1))
         if first > last:
             first = last.shift(-(DEFAULT_MONTHS - 1))
@@ -66,8 +66,24 @@ class MonthForm(forms.Form):
     month = MonthField(required=False, label="Month")
 
     def selected(self) -> Month:
+        """The chosen month; by default the last complete one (the month in progress is partial)."""
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        return data.get("month") or Month.current()
+        return data.get("month") or Month.last_complete()
+
+
+def _beside(shown: Month) -> list[Month]:
+    """The month in progress when the month shown is the last complete one (it is shown beside)."""
+    return [Month.current()] if shown == Month.last_complete() else []
+
+
+def _in_progress(snapshots, team_id: int | None, shown: Month, drill: DrillDown) -> dict | None:
+    """The month in progress, shown beside the last complete month and marked partial (no change
+    from last month: a partial month compares badly with any whole one)."""
+    if not _beside(shown):
+        return None
+    current = Month.current()
+    snapshot = snapshots.get(team_id, current)
+    return {"label": current.label, "cards": metric_cards(snapshot, None, drill) if snapshot else []}
 
 
 def _status(snapshots) -> dict:
@@ -82,7 +98,7 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     form = MonthForm(request.GET or None)
     month = form.selected()
     months = Month.range(month.shift(-(DEFAULT_MONTHS - 1)), month)
-    snapshots = snapshot_set(months, team_ids=[team.pk for team in teams], organisation=True)
+    snapshots = snapshot_set([*months, *_beside(month)], team_ids=[team.pk for team in teams], organisation=True)
     current = snapshots.get(None, month)
     drill = DrillDown(None)
 
@@ -90,8 +106,9 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
         return build_url("home", month=m.key)
 
     by_team: dict[int | None, list] = {}
-    for (team_id, _month), snapshot in snapshots.rows.items():
-        by_team.setdefault(team_id, []).append(snapshot)
+    for (team_id, snapshot_month), snapshot in snapshots.rows.items():
+        if months[0] <= Month.of(snapshot_month) <= month:
+            by_team.setdefault(team_id, []).append(snapshot)
     selected = {team.pk: snapshots.get(team.pk, month) for team in teams if snapshots.get(team.pk, month)}
     trend = charts.team_scores_figure(teams, by_team, months, organisation_url)
     comparison = charts.team_comparison_figure(teams, selected, month)
@@ -99,6 +116,8 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
         "form": form,
         "month": month,
         "month_label": month.label,
+        "partial": not month.is_complete(),
+        "in_progress": _in_progress(snapshots, None, month, drill),
         "previous_month_url": organisation_url(month.previous()),
         "next_month_url": organisation_url(month.next()) if month < Month.current() else None,
         "cards": metric_cards(current, snapshots.get(None, month.previous()), drill) if current else [],
@@ -122,7 +141,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     form = MonthRangeForm(request.GET or None)
     months = form.months()
     last = months[-1]
-    snapshots = snapshot_set(sorted({last.previous(), *months}), team_ids=[team.pk])
+    snapshots = snapshot_set(sorted({last.previous(), *_beside(last), *months}), team_ids=[team.pk])
     series = snapshots.series(team.pk, months)
     drill = DrillDown(team.slug)
     current = snapshots.get(team.pk, last)
@@ -161,6 +180,8 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "months": months,
         "range_label": f"{months[0].short_label} – {last.short_label}",
         "last_label": last.label,
+        "partial": not last.is_complete(),
+        "in_progress": _in_progress(snapshots, team.pk, last, drill),
         "cards": metric_cards(current, snapshots.get(team.pk, last.previous()), drill,
                               score_url=team_dashboard_url(team.slug, last, last)) if current else [],
         "panels": panels,
