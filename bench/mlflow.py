@@ -19,29 +19,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from inmemory import PROJECT_ROOT, setup_django
+
 MLFLOW_BIN = PROJECT_ROOT / ".venv-mlflow" / "bin" / "mlflow"
-
-
-def setup_django() -> None:
-    os.environ.pop("DATABASE_URL", None)  # always SQLite in memory: never the configured database
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learninghub.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(PROJECT_ROOT))
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
 
 
 def start_server(data_dir: Path):
