@@ -27,6 +27,7 @@ from django.utils import timezone
 from experiments import services
 from experiments.client import classify_failure
 from experiments.mlflow.rest import PAGE_SIZE, MlflowError, MlflowRest
+from experiments.mlflow.services import check_tracking_server
 from experiments.models import Experiment, FailureKind, MlflowMapping, MlflowRun, Outcome
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.models import Team
@@ -302,11 +303,19 @@ class MlflowImporter:
 def sync_mapping(mapping: MlflowMapping, *, since: dt.datetime | None = None, detect_repeats: bool | None = None,
                  transport=None, progress: Callable[[int], None] | None = None,
                  page_size: int = PAGE_SIZE) -> SyncResult:
-    """Sync one mapping from its cursor (or from ``since``)."""
+    """Sync one mapping from its cursor (or from ``since``). A mapping whose server the app may no
+    longer call (see :func:`check_tracking_server`) is not contacted: the refusal is its result."""
     importer = MlflowImporter(
         team=mapping.team, tracking_uri=mapping.tracking_uri, experiment_name=mapping.experiment_name,
         mapping=mapping, detect_repeats=mapping.detect_repeats if detect_repeats is None else detect_repeats,
         transport=transport, progress=progress, page_size=page_size)
+    try:
+        check_tracking_server(mapping.tracking_uri)
+    except ValidationError as exc:
+        result = SyncResult(error=" ".join(exc.messages))
+        importer._record(result)
+        logger.warning("MLflow sync of %s refused: %s", mapping, result.error)
+        return result
     result = importer.run(since=since)
     if result.error:
         logger.warning("MLflow sync of %s stopped: %s", mapping, result.error)

@@ -291,6 +291,13 @@ ALERT_WEBHOOK_TIMEOUT = env_int("ALERT_WEBHOOK_TIMEOUT", 5)
 # A failed delivery is retried after about this many seconds, then twice as long each time.
 ALERT_RETRY_BACKOFF_SECONDS = env_int("ALERT_RETRY_BACKOFF_SECONDS", 30)
 
+# --- MLflow ----------------------------------------------------------------------------
+# Tracking servers a team's MLflow mapping may point at although they resolve to a private,
+# loopback or link-local address (self-hosted MLflow usually sits on the internal network).
+# Names, ".example.com" for a domain and its subdomains, or "*" for any host. Public hosts are
+# always allowed.
+MLFLOW_ALLOWED_HOSTS = env_list("MLFLOW_ALLOWED_HOSTS", [])
+
 # --- Metrics ---------------------------------------------------------------------------
 # A burst of writes within this many seconds causes one recomputation of the stale snapshots.
 METRICS_DEBOUNCE_SECONDS = env_int("METRICS_DEBOUNCE_SECONDS", 10)

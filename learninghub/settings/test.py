@@ -23,3 +23,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # turns eager mode off for that test and starts a worker on the production profile.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# The MLflow tests' tracking server runs on loopback; "mlflow" is the compose service name.
+MLFLOW_ALLOWED_HOSTS = env_list("MLFLOW_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "mlflow"])  # noqa: F405
