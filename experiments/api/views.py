@@ -21,21 +21,9 @@ from experiments.markdown import experiment_markdown
 from experiments.models import Experiment, Lesson, LessonApplication
 from experiments.selectors import experiment_list
 from learninghub.kernel.api.fields import expected_version
+from learninghub.kernel.api.renderers import MarkdownRenderer
 from learninghub.kernel.api.viewsets import TeamScopedModelViewSet
 from learninghub.kernel.policy import restricted_postmortem_q
-
-
-class MarkdownRenderer(renderers.BaseRenderer):
-    media_type = "text/markdown"
-    format = "md"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, str):
-            return data.encode(self.charset)
-        # Errors (404, 401) reach here as dicts: say what happened in plain text.
-        detail = data.get("detail", data) if isinstance(data, dict) else data
-        return str(detail).encode(self.charset)
 
 
 @extend_schema_view(

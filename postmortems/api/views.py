@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from learninghub.kernel.api.fields import expected_version
+from learninghub.kernel.api.renderers import MarkdownRenderer
 from learninghub.kernel.api.viewsets import TeamScopedModelViewSet, TeamScopedViewSet
 from learninghub.kernel.headers import set_download_filename
 from learninghub.kernel.policy import require_write
@@ -22,14 +23,6 @@ from postmortems.api.serializers import ActionItemSerializer, ImportMarkdownSeri
 from postmortems.filters import ActionItemFilter, PostMortemFilter
 from postmortems.markdown_io import postmortem_to_markdown
 from postmortems.models import PostMortem
-
-
-class MarkdownRenderer(JSONRenderer):
-    """Lets clients ask for ``text/markdown``; the view itself answers with the document."""
-
-    media_type = "text/markdown"
-    format = "md"
-    charset = "utf-8"
 
 
 def _service_payload(validated: dict) -> tuple[dict, list[dict] | None, list[dict] | None, bool]:

@@ -63,6 +63,17 @@ def test_api_honours_accept_text_markdown(member_api, experiment):
     assert member_api.get("/api/v1/experiments/999999/markdown/", HTTP_ACCEPT="text/markdown").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/api/v1/experiments/999999/markdown/", "/api/v1/postmortems/999999/markdown/"])
+@pytest.mark.parametrize("accept", ["text/markdown", "*/*"])
+def test_markdown_exports_answer_errors_as_json_like_the_rest_of_the_api(member_api, api_client, path, accept):
+    missing = member_api.get(path, HTTP_ACCEPT=accept)
+    anonymous = api_client.get(path, HTTP_ACCEPT=accept)
+    for response, status in ((missing, 404), (anonymous, 401)):
+        assert response.status_code == status
+        assert response["Content-Type"].startswith("application/json")
+        assert "detail" in response.json()
+
+
 def test_page_button_downloads_the_file(member_client, experiment):
     page = member_client.get(f"/experiments/{experiment.pk}/")
     assert f'href="/experiments/{experiment.pk}/markdown/"'.encode() in page.content
