@@ -34,6 +34,8 @@ $(VENV_MLFLOW)/.installed: $(VENV)/.installed
 
 # The embedded default is a development setup: DEBUG on (dev secret key, static files from the app).
 run: export DEBUG ?= 1
+run: export PORT := $(PORT)
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from awards.models import AwardCategory, AwardCycle
-from awards.selectors import display_name
+from awards.selectors import award_members, display_name
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -61,7 +61,7 @@ class NominationForm(forms.Form):
         kwargs.setdefault("prefix", f"nominate-{category.slug}")
         super().__init__(*args, **kwargs)
         self.cycle, self.category, self.user = cycle, category, user
-        people = get_user_model().objects.filter(is_active=True).exclude(pk=user.pk)
+        people = award_members().exclude(pk=user.pk)
         self.fields["nominee"].queryset = people.order_by("first_name", "last_name", "username")
         self.fields["experiment"].queryset = Experiment.objects.all()
         self.fields["postmortem"].queryset = PostMortem.objects.visible_to(user)

@@ -7,6 +7,7 @@ live in ``awards.services`` so that pages and the API enforce them identically.
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 
 from django.conf import settings
@@ -139,6 +140,16 @@ class AwardCycle(TimeStampedModel):
         if today > self.nominations_close_on:
             return CycleState.VOTING
         return CycleState.NOMINATING
+
+    def is_behind_schedule(self, today: date) -> bool:
+        """Whether the deadline of the cycle's current stage has passed on ``today`` without the
+        cycle moving on. A cycle moved on early by hand is ahead of the calendar, not behind it."""
+        return STATE_ORDER.index(CycleState(self.scheduled_state(today))) > STATE_ORDER.index(CycleState(self.state))
+
+    @property
+    def closed_early(self) -> bool:
+        """Closed by hand before its voting deadline (the month keeps this cycle, closed)."""
+        return self.closed_at is not None and self.closed_at.astimezone(dt.UTC).date() <= self.voting_close_on
 
 
 class CycleTransition(models.Model):

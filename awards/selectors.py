@@ -15,6 +15,7 @@ from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F,
 from django.db.models.functions import Coalesce
 
 from awards.models import Award, AwardCategory, AwardCycle, CycleState, Nomination, Vote
+from learninghub.kernel.models import Membership
 from learninghub.kernel.periods import Month
 
 FAST_FAIL, LEARNING_CHAMPION, PIVOT_MASTER = "fast-fail", "learning-champion", "pivot-master"
@@ -23,6 +24,35 @@ SUGGESTIONS_PER_CATEGORY = 5
 
 def display_name(user) -> str:
     return user.get_full_name() or user.username
+
+
+def award_members() -> QuerySet:
+    """The people awards are for: active users in at least one team. They are the only possible
+    nominees (forms, API and services) and the electorate of the turnout; a staff account
+    without a membership (the demo's ``admin``) is neither."""
+    return get_user_model().objects.filter(is_active=True).filter(
+        Exists(Membership.objects.filter(user=OuterRef("pk"))))
+
+
+def is_award_member(user) -> bool:
+    return award_members().filter(pk=user.pk).exists()
+
+
+@dataclass
+class Turnout:
+    voted: int
+    eligible: int
+
+    def __str__(self) -> str:
+        return f"{self.voted} of {self.eligible} voted"
+
+
+def cycle_turnout(cycle: AwardCycle) -> Turnout:
+    """How many of the team members voted in ``cycle`` (in any category): distinct voters among
+    the members, out of all members. One query."""
+    voted = Exists(Vote.objects.filter(cycle=cycle, voter=OuterRef("pk")))
+    row = award_members().aggregate(eligible=Count("pk"), voted=Count("pk", filter=Q(voted)))
+    return Turnout(voted=row["voted"], eligible=row["eligible"])
 
 
 def visible_postmortem_ids(viewer, ids: Iterable[int | None]) -> set[int]:
@@ -202,6 +232,33 @@ def hall_of_fame(*, category: AwardCategory | None = None, search: str = "") -> 
     return sorted(per_user.values(), key=lambda r: (-r.total, -r.last_won.toordinal(), r.user.username))
 
 
+def hall_of_fame_citations(*, viewer, category: AwardCategory | None = None, search: str = "",
+                           limit: int = 24) -> list[Award]:
+    """The latest awards (``limit``), each with ``citations``: the nominations that put its winner
+    forward in that category and cycle (reason, nominator, evidence the viewer may see)."""
+    awards = Award.objects.select_related("cycle", "category", "winner")
+    if category is not None:
+        awards = awards.filter(category=category)
+    if search:
+        awards = awards.filter(Q(winner__username__icontains=search) | Q(winner__first_name__icontains=search)
+                               | Q(winner__last_name__icontains=search))
+    awards = list(awards.order_by("-cycle__month", "category__position", "category__name",
+                                  "winner__username")[:limit])
+    if not awards:
+        return []
+    nominations = hide_invisible_evidence(list(
+        Nomination.objects.filter(cycle_id__in={a.cycle_id for a in awards},
+                                  category_id__in={a.category_id for a in awards},
+                                  nominee_id__in={a.winner_id for a in awards})
+        .select_related("nominator", "experiment", "postmortem").order_by("created_at", "pk")), viewer)
+    by_key: dict[tuple[int, int, int], list[Nomination]] = defaultdict(list)
+    for nomination in nominations:
+        by_key[(nomination.cycle_id, nomination.category_id, nomination.nominee_id)].append(nomination)
+    for award in awards:
+        award.citations = by_key.get((award.cycle_id, award.category_id, award.winner_id), [])
+    return awards
+
+
 def hall_of_fame_categories() -> list[AwardCategory]:
     """Categories that were ever awarded or are active, each with ``leaders``: the people with the
     most wins in it (top five)."""
@@ -375,5 +432,23 @@ SUGGESTERS = {
 
 
 def suggestions_for(*, month: date, viewer) -> dict[str, list[Suggestion]]:
-    """Suggested nominees per category slug, from the month's records (seeded categories only)."""
-    return {slug: suggester(month=month, viewer=viewer) for slug, suggester in SUGGESTERS.items()}
+    """Suggested nominees per category slug, from the month's records (seeded categories only).
+    Only team members are suggested (they are the only possible nominees)."""
+    found = {slug: suggester(month=month, viewer=viewer) for slug, suggester in SUGGESTERS.items()}
+    people = {suggestion.user.pk for suggestions in found.values() for suggestion in suggestions}
+    members = set(award_members().filter(pk__in=people).values_list("pk", flat=True)) if people else set()
+    return {slug: [s for s in suggestions if s.user.pk in members] for slug, suggestions in found.items()}
+
+
+def suggestions_with_fallback(*, month: date, viewer) -> tuple[date, dict[str, list[Suggestion]]]:
+    """``(month used, suggestions)``: the month's suggestions or, when the month has none at all
+    (early in a month little has concluded), those of the month before it: the last complete
+    month, whose records the nomination form offers as evidence too."""
+    suggestions = suggestions_for(month=month, viewer=viewer)
+    if any(suggestions.values()):
+        return month, suggestions
+    previous = Month.of(month).previous().first_day
+    earlier = suggestions_for(month=previous, viewer=viewer)
+    if any(earlier.values()):
+        return previous, earlier
+    return month, suggestions

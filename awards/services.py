@@ -32,6 +32,7 @@ from awards.models import (
     Vote,
     cycle_deadlines,
 )
+from awards.selectors import is_award_member
 from learninghub.kernel.api.exceptions import DomainConflictError
 from learninghub.kernel.periods import Month
 from learninghub.kernel.policy import can_lead_anywhere
@@ -255,8 +256,9 @@ def nomination_create(*, cycle: AwardCycle, category: AwardCategory, nominator, 
     """Nominate ``nominee`` for ``category`` in ``cycle``.
 
     Rules: only while the cycle is nominating (409 otherwise); a reason is required; nobody
-    nominates themselves; one nomination per nominator, nominee, category and cycle; the category
-    is active; evidence is at most one experiment or post-mortem that the nominator can see.
+    nominates themselves; only team members are nominees; one nomination per nominator, nominee,
+    category and cycle; the category is active; evidence is at most one experiment or
+    post-mortem that the nominator can see.
     """
     from postmortems.models import PostMortem
 
@@ -275,6 +277,9 @@ def nomination_create(*, cycle: AwardCycle, category: AwardCategory, nominator, 
         errors.setdefault("nominee", []).append("You cannot nominate yourself.")
     elif not nominee.is_active:
         errors.setdefault("nominee", []).append(f"{nominee.username} is not an active user.")
+    elif not is_award_member(nominee):
+        errors.setdefault("nominee", []).append(
+            f"{nominee.username} is not in any team: only team members can be nominated.")
     elif Nomination.objects.filter(cycle=cycle, category=category, nominator=nominator, nominee=nominee).exists():
         errors.setdefault("nominee", []).append(_duplicate_nomination_message(nominee, category))
     if experiment is not None and postmortem is not None:

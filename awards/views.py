@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from awards import selectors, services
 from awards.filters import CycleFilter, HallOfFameForm
@@ -59,12 +59,15 @@ def _render_cycle(request: HttpRequest, cycle: AwardCycle | None, *, bound: dict
     errors, so it re-renders with what was typed."""
     bound = bound or {}
     user = request.user
-    context: dict = {"cycle": cycle, "can_advance": services.can_advance_cycles(user), "today": services.utc_today()}
+    today = services.utc_today()
+    context: dict = {"cycle": cycle, "can_advance": services.can_advance_cycles(user), "today": today}
     if cycle is None:
         return render(request, "awards/cycle.html", context)
     boards = selectors.cycle_board(cycle=cycle, viewer=user)
     prefill_slug, prefill = _prefill(request)
-    suggestions = (selectors.suggestions_for(month=cycle.month, viewer=user) if cycle.is_nominating else {})
+    suggestions_month, suggestions = cycle.month, {}
+    if cycle.is_nominating:
+        suggestions_month, suggestions = selectors.suggestions_with_fallback(month=cycle.month, viewer=user)
     for board in boards:
         slug = board.category.slug
         board.nomination_form = None
@@ -83,7 +86,10 @@ def _render_cycle(request: HttpRequest, cycle: AwardCycle | None, *, bound: dict
         "transitions": cycle.transitions.select_related("by"),
         "is_current": _is_current(cycle),
         "other_open_cycles": AwardCycle.objects.open().exclude(pk=cycle.pk).order_by("month"),
-        "scheduled_state": cycle.scheduled_state(services.utc_today()),
+        "behind_schedule": cycle.is_behind_schedule(today),
+        "turnout": selectors.cycle_turnout(cycle) if not cycle.is_nominating else None,
+        "suggestions_month": suggestions_month,
+        "next_cycle_opens_on": cycle.period.next().first_day,
     })
     return render(request, "awards/cycle.html", context)
 
@@ -143,11 +149,26 @@ def vote(request: HttpRequest, month: date, slug: str) -> HttpResponse:
     return _render_cycle(request, cycle, bound={("vote", slug): form})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def advance(request: HttpRequest, month: date) -> HttpResponse:
+    """Move a cycle one stage on, after a confirmation step: GET (or a POST without
+    ``confirm=yes``) shows what will happen; only the confirmation's POST moves it. A page, not a
+    script dialog, so it works without JavaScript and under the CSP."""
     cycle = get_object_or_404(AwardCycle, month=month)
     if not services.can_advance_cycles(request.user):
         raise PermissionDenied("Only team leads or staff can advance an award cycle.")
+    params = request.POST if request.method == "POST" else request.GET
+    from_state = params.get("from_state") or cycle.state
+    if cycle.is_closed or from_state != cycle.state:
+        messages.error(request, f"The {cycle.period.label} award cycle is already "
+                                f"{cycle.get_state_display().lower()}; nothing was changed.")
+        return redirect(_cycle_url(cycle))
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return render(request, "awards/confirm_advance.html", {
+            "cycle": cycle, "today": services.utc_today(), "cycle_url": _cycle_url(cycle),
+            "boards": selectors.cycle_board(cycle=cycle, viewer=request.user),
+            "turnout": selectors.cycle_turnout(cycle) if cycle.is_voting else None,
+        })
     try:
         services.cycle_advance(cycle=cycle, by=request.user, expected_state=request.POST.get("from_state") or None)
     except DomainConflictError as exc:
@@ -191,6 +212,7 @@ def hall_of_fame(request: HttpRequest) -> HttpResponse:
     return render(request, "awards/hall_of_fame.html", {
         "form": form, "page_obj": page_obj, "rows": page_obj.object_list, "categories": categories,
         "selected_category": category, "search": search,
+        "citations": selectors.hall_of_fame_citations(viewer=request.user, category=category, search=search),
         "querystring_without_page": _querystring_without_page(request),
     })
 

@@ -7,8 +7,15 @@ it with ``--scale``) into a database of its own, then prints:
 
 - the full recompute time (every team and the organisation, every month);
 - the time of the leanest hand-written SQL computing the same counts (the floor), and the ratio;
-- one team's recompute time (all its months);
+- one team's recompute time (all its months), and one team-month's against the floor for it;
+- one write → recompute (``--writes`` writes of each kind: an experiment's outcome flipped, a
+  post-mortem re-resolved, a lesson backdated 6 months, an action item done): the median time
+  of ``recompute_stale`` (exactly the stale team-months and organisation months) against the
+  floor for the same team and months;
 - the team dashboard's server time and query count (and the organisation dashboard's).
+
+Run it once per scale for the scaling figures (``--scale 0.1``, ``0.3``, ``1.0``): each run prints
+the full recompute against the floor at that scale.
 
 The database is never the configured one: with DATABASE_URL on PostgreSQL the benchmark uses
 (and creates) ``<name>_bench`` on the same server and loads it with COPY; otherwise a SQLite
@@ -456,6 +463,124 @@ def run_floor(connection) -> int:
     return rows
 
 
+# The same floor, for one team and a span of months (lessons: their 365-day window before it).
+FLOOR_KEYS_SQL_POSTGRESQL = [
+    """SELECT date_trunc('month', started_at AT TIME ZONE 'UTC'), count(*), count(*) FILTER (WHERE is_novel)
+       FROM experiments_experiment WHERE team_id = %(team)s AND started_at >= %(start)s AND started_at < %(end)s
+       GROUP BY 1""",
+    """SELECT date_trunc('month', ended_at AT TIME ZONE 'UTC'), failure_mode, failure_kind, count(*),
+              count(repeat_of_id)
+       FROM experiments_experiment WHERE team_id = %(team)s AND outcome = 'failure' AND ended_at >= %(start)s
+       AND ended_at < %(end)s GROUP BY 1, 2, 3""",
+    """SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC'), failure_mode, count(*), count(repeat_of_id)
+       FROM postmortems_postmortem WHERE team_id = %(team)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+       GROUP BY 1, 2""",
+    """SELECT date_trunc('month', resolved_at AT TIME ZONE 'UTC'), count(*), count(detected_at),
+              sum(extract(epoch FROM resolved_at - detected_at)),
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - detected_at)),
+              percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - detected_at)),
+              count(detected_at - occurred_at), sum(extract(epoch FROM detected_at - occurred_at))
+       FROM postmortems_postmortem WHERE team_id = %(team)s AND resolved_at >= %(start)s AND resolved_at < %(end)s
+       GROUP BY 1""",
+    """SELECT date_trunc('month', l.documented_at AT TIME ZONE 'UTC'),
+              date_trunc('month', (l.documented_at + interval '365 days') AT TIME ZONE 'UTC'),
+              date_trunc('month', greatest(l.documented_at, f.a) AT TIME ZONE 'UTC'), count(*)
+       FROM experiments_lesson l
+       LEFT JOIN LATERAL (SELECT min(applied_at) AS a FROM experiments_lessonapplication
+                          WHERE lesson_id = l.id) f ON true
+       WHERE l.team_id = %(team)s AND l.documented_at >= %(window_start)s AND l.documented_at < %(end)s
+       GROUP BY 1, 2, 3""",
+    """SELECT date_trunc('month', a.due_date), count(*), count(*) FILTER (WHERE a.status = 'done'),
+              count(*) FILTER (WHERE a.status = 'done' AND (a.completed_at AT TIME ZONE 'UTC')::date <= a.due_date),
+              count(*) FILTER (WHERE a.status IN ('open', 'in_progress')),
+              count(*) FILTER (WHERE a.status IN ('open', 'in_progress') AND a.due_date < current_date),
+              count(*) FILTER (WHERE a.status = 'wont_do')
+       FROM postmortems_actionitem a JOIN postmortems_postmortem p ON p.id = a.postmortem_id
+       WHERE p.team_id = %(team)s AND a.due_date >= %(start)s AND a.due_date < %(end)s GROUP BY 1""",
+    # the organisation's median and p90 for the same months
+    """SELECT date_trunc('month', resolved_at AT TIME ZONE 'UTC'),
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - detected_at)),
+              percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - detected_at))
+       FROM postmortems_postmortem WHERE resolved_at >= %(start)s AND resolved_at < %(end)s GROUP BY 1""",
+]
+
+
+def run_floor_for(connection, team_id: int, months: list) -> int:
+    """The hand-written floor for one team over ``months`` (their span), PostgreSQL only."""
+    from learninghub.insights.metrics.engine import LESSON_WINDOW
+
+    first, last = min(months), max(months)
+    params = {"team": team_id, "start": first.start, "end": last.end, "window_start": first.end - LESSON_WINDOW}
+    rows = 0
+    with connection.cursor() as cursor:
+        for statement in FLOOR_KEYS_SQL_POSTGRESQL:
+            cursor.execute(statement, params)
+            rows += len(cursor.fetchall())
+    return rows
+
+
+def measure_writes(connection, team_ids: list[int], writes: int, seed: int) -> None:
+    """One write → recompute, for each kind of write: the median ``recompute_stale`` time against
+    the median floor for the same team and months. Each write is a direct update plus the
+    ChangeSet rule the service states, marked stale as the change receiver does."""
+    from experiments.models import Experiment, Lesson
+    from learninghub.insights.metrics import engine
+    from learninghub.kernel.events import ChangeSet
+    from postmortems.models import ActionItem, PostMortem
+
+    rng = random.Random(seed)
+    now = dt.datetime.now(dt.UTC)
+
+    def experiment_outcome(team_id: int) -> ChangeSet:
+        experiment = (Experiment.objects.filter(team_id=team_id, ended_at__isnull=False,
+                                                outcome__in=["failure", "success"]).order_by("?").first())
+        experiment.outcome = "success" if experiment.outcome == "failure" else "failure"
+        experiment.save(update_fields=["outcome"])
+        return ChangeSet().moments(team_id, experiment.started_at, experiment.ended_at)
+
+    def postmortem_resolved(team_id: int) -> ChangeSet:
+        postmortem = PostMortem.objects.filter(team_id=team_id, resolved_at__isnull=False).order_by("?").first()
+        old = postmortem.resolved_at
+        postmortem.resolved_at = old + dt.timedelta(hours=rng.uniform(1, 5))
+        postmortem.save(update_fields=["resolved_at"])
+        return ChangeSet().moments(team_id, postmortem.occurred_at, old, postmortem.resolved_at)
+
+    def lesson_backdated(team_id: int) -> ChangeSet:
+        documented = now - dt.timedelta(days=183 + rng.uniform(0, 5))
+        source = Experiment.objects.filter(team_id=team_id).order_by("?").only("id").first()
+        Lesson.objects.create(team_id=team_id, experiment_id=source.pk, text="Backdated", documented_at=documented)
+        return ChangeSet().lesson(team_id, documented)
+
+    def action_item_done(team_id: int) -> ChangeSet:
+        item = ActionItem.objects.filter(postmortem__team_id=team_id, status="open").order_by("?").first()
+        item.status, item.completed_at = "done", now
+        item.save(update_fields=["status", "completed_at"])
+        return ChangeSet().moments(team_id, item.due_date)
+
+    engine.recompute_stale()  # start from every snapshot fresh
+    print(f"\none write → recompute (median of {writes} writes each; the floor for the same team and months)")
+    kinds = (("experiment outcome flipped", experiment_outcome), ("post-mortem re-resolved", postmortem_resolved),
+             ("lesson backdated 6 months", lesson_backdated), ("action item done", action_item_done))
+    for label, write in kinds:
+        timings, floors, months_marked = [], [], []
+        for _ in range(writes):
+            team_id = rng.choice(team_ids)
+            changes = write(team_id)
+            marked = changes.by_team()[team_id]
+            engine.mark_stale(team_id, marked)
+            started = time.perf_counter()
+            engine.recompute_stale()
+            timings.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            run_floor_for(connection, team_id, sorted(marked))
+            floors.append(time.perf_counter() - started)
+            months_marked.append(len(marked))
+        median, floor = statistics.median(timings), statistics.median(floors)
+        p95 = sorted(timings)[int(0.95 * (len(timings) - 1))]
+        print(f"  {label:<28} {median * 1000:7.1f} ms  floor {floor * 1000:7.1f} ms  ratio {median / floor:5.2f} ×"
+              f"  ({statistics.median(months_marked):.0f} months marked, p95 {p95 * 1000:.1f} ms)")
+
+
 def _month_key(value) -> dt.date:
     """A truncated month from raw SQL, as the first day the snapshots store."""
     from learninghub.kernel.periods import Month
@@ -524,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="wipe a database holding non-benchmark data")
     parser.add_argument("--bench-db", help="PostgreSQL database name (default: <configured name>_bench)")
     parser.add_argument("--sqlite-path", help="use this SQLite file instead of PostgreSQL")
+    parser.add_argument("--writes", type=int, default=20, help="writes of each kind for one write → recompute (20)")
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error("--scale must be positive")
@@ -563,6 +689,15 @@ def main(argv: list[str] | None = None) -> int:
     team_months = engine.data_months([team.pk])
     team_time, team_written = best_of(args.runs, lambda: engine.recompute(team_months, team_ids=[team.pk]))
     print(f"one team's recompute ({team_written} months)            {team_time * 1000:9.0f} ms")
+    if connection.vendor == "postgresql":
+        one_month = [months[-2]]
+        month_time, _ = best_of(args.runs, lambda: engine.recompute_keys([(team.pk, one_month[0])]))
+        month_floor, _ = best_of(args.runs, lambda: run_floor_for(connection, team.pk, one_month))
+        print(f"one team-month ({one_month[0]})                 {month_time * 1000:9.1f} ms  floor "
+              f"{month_floor * 1000:.1f} ms  ratio {month_time / month_floor:.2f} ×")
+        if args.writes:
+            measure_writes(connection, list(Team.objects.values_list("id", flat=True)), args.writes, args.seed)
+        print()
 
     from django.contrib.auth import get_user_model
 

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -45,21 +46,30 @@ class ExperimentQuerySet(models.QuerySet):
         return self.filter(ended_at__gte=start, ended_at__lt=end)
 
     def search(self, text: str) -> ExperimentQuerySet:
-        """Every word must appear in the title, hypothesis, approach or one of the lessons."""
+        """Every word must appear in the title, hypothesis, approach or one of the lessons (the
+        fallback when no search engine is registered, see ``learninghub.kernel.search``).
+
+        Each word is a ``pk IN (own fields UNION lessons)``: two separate matches the planner
+        can run on their own, not one ``OR`` with an ``EXISTS`` that rules out every index."""
         queryset = self
         for word in text.split():
-            lesson_match = Lesson.objects.filter(experiment=OuterRef("pk"), text__icontains=word)
-            queryset = queryset.filter(
+            own = Experiment.objects.filter(
                 Q(title__icontains=word) | Q(hypothesis__icontains=word) | Q(approach__icontains=word)
-                | Q(Exists(lesson_match))
-            )
+            ).order_by().values("pk")
+            from_lessons = (Lesson.objects.filter(experiment__isnull=False, text__icontains=word).order_by()
+                            .values("experiment_id"))
+            queryset = queryset.filter(pk__in=own.union(from_lessons))
         return queryset
 
     def with_list_data(self) -> ExperimentQuerySet:
-        """What list pages and the API need, in a fixed number of queries whatever the page size."""
-        # Explicit order: Meta.ordering is not applied to aggregate (GROUP BY) queries.
+        """What list pages and the API need, in a fixed number of queries whatever the page size.
+
+        The lesson count is a correlated subquery, run for the rows of the page only (a join
+        with ``COUNT`` would group every matching row before the page is cut)."""
+        lessons = (Lesson.objects.filter(experiment=OuterRef("pk")).order_by().values("experiment")
+                   .annotate(n=models.Count("pk")).values("n"))
         return self.select_related("team", "created_by", "builds_on", "repeat_of").annotate(
-            lesson_count=models.Count("lessons", distinct=True),
+            lesson_count=Coalesce(Subquery(lessons, output_field=models.IntegerField()), Value(0)),
         ).order_by("-started_at", "-id")
 
 
@@ -119,6 +129,9 @@ class Experiment(TimeStampedModel):
             models.Index(fields=["team", "started_at"]),
             models.Index(fields=["team", "outcome", "ended_at"]),
             models.Index(fields=["outcome", "ended_at"]),
+            # The list's order (and keyset for deep pages); the date filters range over these.
+            models.Index(fields=["-started_at", "-id"], name="experiment_newest_first"),
+            models.Index(fields=["ended_at"], name="experiment_ended_at"),
         ]
 
     def __str__(self) -> str:
@@ -284,7 +297,10 @@ class Lesson(TimeStampedModel):
                 name="lesson_from_exactly_one_source",
             ),
         ]
-        indexes = [models.Index(fields=["team", "documented_at"])]
+        indexes = [
+            models.Index(fields=["team", "documented_at"]),
+            models.Index(fields=["-documented_at", "-id"], name="lesson_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:80]

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, QuerySet
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
 
+from experiments.filters import LessonFilter
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
-from learninghub.kernel.policy import visible_prefetch
+from learninghub.kernel.policy import hidden_by_team, restricted_postmortem_q, visible_prefetch
 
 
 def _visible_postmortems(user) -> QuerySet:
@@ -75,36 +80,55 @@ class Lineage:
         return not self.ancestors and not self.descendants
 
 
+_LINEAGE_IDS = """
+    WITH RECURSIVE up(id, parent_id, depth) AS (
+        SELECT id, builds_on_id, 0 FROM {table} WHERE id = %s
+        UNION
+        SELECT e.id, e.builds_on_id, up.depth + 1 FROM {table} e JOIN up ON e.id = up.parent_id
+        WHERE up.depth < %s
+    ), down(id, depth) AS (
+        SELECT id, 0 FROM {table} WHERE id = %s
+        UNION
+        SELECT e.id, down.depth + 1 FROM {table} e JOIN down ON e.builds_on_id = down.id
+        WHERE down.depth < %s
+    )
+    SELECT id FROM up UNION SELECT id FROM down
+"""
+
+
 def experiment_lineage(experiment: Experiment, *, max_depth: int = Experiment.MAX_LINEAGE_DEPTH) -> Lineage:
-    """One query per generation, up and down. Guards against cycles made outside the service."""
+    """The whole chain in one query (a recursive CTE up and down ``builds_on``, at most
+    ``max_depth`` generations each way), arranged here. Guards against cycles made outside
+    the service."""
+    ids = RawSQL(_LINEAGE_IDS.format(table=connection.ops.quote_name(Experiment._meta.db_table)),
+                 [experiment.pk, max_depth, experiment.pk, max_depth])
+    nodes = {node.pk: node for node in Experiment.objects.select_related("team").filter(pk__in=ids)
+             .exclude(pk=experiment.pk).order_by("started_at", "id")}
+
     seen = {experiment.pk}
     ancestors: list[Experiment] = []
     parent_id = experiment.builds_on_id
-    while parent_id is not None and parent_id not in seen and len(ancestors) < max_depth:
-        parent = Experiment.objects.select_related("team").filter(pk=parent_id).first()
-        if parent is None:
-            break
+    while parent_id in nodes and parent_id not in seen and len(ancestors) < max_depth:
+        parent = nodes[parent_id]
         ancestors.append(parent)
         seen.add(parent.pk)
         parent_id = parent.builds_on_id
     ancestors.reverse()
 
     children_of: dict[int, list[Experiment]] = {}
-    frontier = [experiment.pk]
-    for _generation in range(max_depth):
-        if not frontier:
-            break
-        children = [child for child in Experiment.objects.select_related("team")
-                    .filter(builds_on_id__in=frontier).order_by("started_at", "id") if child.pk not in seen]
-        for child in children:
-            seen.add(child.pk)
-            children_of.setdefault(child.builds_on_id, []).append(child)
-        frontier = [child.pk for child in children]
+    for node in nodes.values():  # by start: each node's children in the order they started
+        if node.pk not in seen and node.builds_on_id is not None:
+            children_of.setdefault(node.builds_on_id, []).append(node)
 
     descendants: list[tuple[Experiment, int]] = []
 
     def walk(node_id: int, depth: int) -> None:
+        if depth > max_depth:
+            return
         for child in children_of.get(node_id, []):
+            if child.pk in seen:
+                continue
+            seen.add(child.pk)
             descendants.append((child, depth))
             walk(child.pk, depth + 1)
 
@@ -117,6 +141,31 @@ def lesson_library(*, user) -> QuerySet:
     return (Lesson.objects.visible_to(user)
             .select_related("team", "experiment__team", "postmortem__team", "created_by")
             .prefetch_related(Prefetch("applications", queryset=_applications(user)))
+            .order_by("-documented_at", "-id"))
+
+
+def lessons_hidden(*, user, params: QueryDict | dict | None = None, request=None) -> list[tuple[str, int]]:
+    """The lessons the library's filters match that ``user`` may not open (learned in restricted
+    post-mortems of other teams), counted by team: they count in the lesson figures, so the list
+    says how many it leaves out and whose. None for a free-text search (matching hidden text
+    would tell what a restricted lesson says) or invalid filters (the list shows none either)."""
+    if params and str(params.get("search") or "").strip():
+        return []
+    hidden = Lesson.objects.exclude(restricted_postmortem_q(user, "postmortem__"))
+    filterset = LessonFilter(params or None, queryset=hidden, request=request)
+    if filterset.is_bound and not filterset.is_valid():
+        return []
+    return hidden_by_team(filterset.qs, "team__")
+
+
+def lessons_for_api(*, user) -> QuerySet:
+    """Visible lessons, newest first, each with how often it was applied where ``user`` may see
+    (a correlated count per row of the page, not a join grouping every lesson)."""
+    applied = (LessonApplication.objects.filter(restricted_postmortem_q(user, "postmortem__"), lesson=OuterRef("pk"))
+               .order_by().values("lesson").annotate(n=Count("pk")).values("n"))
+    return (Lesson.objects.visible_to(user)
+            .select_related("team", "experiment", "postmortem", "created_by")
+            .annotate(application_count=Coalesce(Subquery(applied, output_field=IntegerField()), Value(0)))
             .order_by("-documented_at", "-id"))
 
 

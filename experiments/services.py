@@ -10,6 +10,7 @@ other services here pass their ChangeSet down (``changes=``) so one write emits 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -196,7 +197,55 @@ def experiment_upsert(
             existing = Experiment.objects.filter(team=team, external_id=external_id).first()
             if existing is None:
                 raise
+    if _upsert_changes_nothing(existing, data, lessons, applied_lesson_ids):
+        # An identical retry: nothing to write, so no version bump and no ChangeSet. A stale
+        # ``expected_version`` doesn't matter then either: there is no update to lose.
+        _check_member(user, team)
+        return existing, False
     return experiment_update(experiment=existing, **kwargs), False
+
+
+def _upsert_changes_nothing(
+    existing: Experiment,
+    data: Mapping[str, Any],
+    lessons: Sequence[LessonInput] | None,
+    applied_lesson_ids: Iterable[int] | None,
+) -> bool:
+    """Whether applying ``data``, ``lessons`` and ``applied_lesson_ids`` to ``existing`` would
+    leave every stored value as it is (compared after the same normalisation an update applies)."""
+    candidate = copy.copy(existing)
+    try:
+        _apply_fields(candidate, data)
+    except ValidationError:
+        return False  # let the update report it
+    fields = [field.attname for field in Experiment._meta.concrete_fields
+              if field.attname not in {"version", "updated_at", "created_at"}]
+    if any(getattr(candidate, name) != getattr(existing, name) for name in fields):
+        return False
+    if lessons is not None:
+        try:
+            items = [item for item in map(normalize_lesson_input, lessons) if item["text"]]
+        except ValidationError:
+            return False
+        stored = list(existing.lessons.order_by("position", "id"))
+        if len(items) != len(stored):
+            return False
+        for item, lesson in zip(items, stored, strict=True):
+            if item["text"] != lesson.text:
+                return False
+            if item.get("id") is not None and str(item["id"]) != str(lesson.pk):
+                return False
+            if item.get("documented_at") and item["documented_at"] != lesson.documented_at:
+                return False
+    if applied_lesson_ids is not None:
+        try:
+            wanted = {int(pk) for pk in applied_lesson_ids}
+        except (TypeError, ValueError):
+            return False
+        current = set(LessonApplication.objects.filter(experiment=existing).values_list("lesson_id", flat=True))
+        if wanted != current:
+            return False
+    return True
 
 
 @transaction.atomic

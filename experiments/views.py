@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -16,6 +15,7 @@ from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.forms import ExperimentForm, experiment_formsets
 from experiments.markdown import experiment_markdown, markdown_filename
 from experiments.models import Experiment, Lesson
+from learninghub.kernel.api.pagination import ListPaginator
 from learninghub.kernel.concurrency import StaleVersionError
 from learninghub.kernel.headers import set_download_filename
 from learninghub.kernel.models import Team
@@ -35,7 +35,7 @@ def _filtered_page(request: HttpRequest, filterset) -> dict:
     """Apply a FilterSet; invalid values show as form errors with no results (never a 500)."""
     valid = not filterset.is_bound or filterset.is_valid()
     queryset = filterset.qs if valid else filterset.queryset.none()
-    page_obj = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page_obj = ListPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     filtered = any(value for key, value in request.GET.items() if key not in {"page", "sort"})
     return {"filter": filterset, "page_obj": page_obj, "filters_valid": valid, "is_filtered": filtered,
             "querystring_without_page": _querystring_without_page(request)}
@@ -151,6 +151,7 @@ def lesson_library(request: HttpRequest) -> HttpResponse:
                              request=request)
     context = _filtered_page(request, filterset)
     context["teams"] = Team.objects.order_by("name")
+    context["hidden"] = selectors.lessons_hidden(user=request.user, params=request.GET, request=request)
     return render(request, "experiments/lesson_list.html", context)
 
 

@@ -1,11 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from learninghub.insights.metrics import views as dashboard_views
 from learninghub.kernel import views
 
+
+class FaviconRedirect(RedirectView):
+    """``/favicon.ico`` (asked for by browsers and feed readers that ignore ``<link rel=icon>``)
+    goes to the static icon, resolved per request so the hashed name of collectstatic is used."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("img/favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", login_not_required(FaviconRedirect.as_view()), name="favicon"),
     path("", dashboard_views.organisation_dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("csp-report/", views.csp_report, name="csp-report"),

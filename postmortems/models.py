@@ -79,6 +79,9 @@ class PostMortem(TimeStampedModel):
         indexes = [
             models.Index(fields=["team", "occurred_at"]),
             models.Index(fields=["team", "resolved_at"]),
+            models.Index(fields=["-occurred_at", "-id"], name="postmortem_newest_first"),
+            # The few restricted ones: what the lists count as hidden from a viewer, by team.
+            models.Index(fields=["team"], condition=Q(restricted=True), name="postmortem_restricted_team"),
         ]
 
     def __str__(self) -> str:
@@ -117,13 +120,32 @@ class ActionItemStatus(models.TextChoices):
     WONT_DO = "wont_do", "Won't do"
 
 
+UNFINISHED_STATUSES = [ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS]
+
+
+def unfinished_first() -> models.Case:
+    """0 for an unfinished action item, 1 for a finished one: the lists' first sort key.
+
+    Unfinished items by due date are overdue ones first (their due dates are the earlier
+    ones), then the rest, undated last, so (this, due date, id) is the lists' urgency order.
+    Unlike "overdue" it does not depend on today, so it is an index expression and the lists
+    read their page straight from the index instead of sorting every item."""
+    return models.Case(models.When(status__in=UNFINISHED_STATUSES, then=models.Value(0)), default=models.Value(1),
+                       output_field=models.IntegerField())
+
+
 class ActionItemQuerySet(models.QuerySet):
     def visible_to(self, user) -> ActionItemQuerySet:
         """Action items of the post-mortems ``user`` may see."""
         return self.filter(restricted_postmortem_q(user, "postmortem__"))
 
     def unfinished(self) -> ActionItemQuerySet:
-        return self.filter(status__in=[ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS])
+        return self.filter(status__in=UNFINISHED_STATUSES)
+
+    def by_urgency(self) -> ActionItemQuerySet:
+        """Overdue first, then open by due date (undated last), then finished ones (by the
+        ``action_item_urgency`` index)."""
+        return self.order_by(unfinished_first(), models.F("due_date").asc(nulls_last=True), "id")
 
     def overdue(self, today) -> ActionItemQuerySet:
         return self.unfinished().filter(due_date__lt=today)
@@ -151,6 +173,9 @@ class ActionItem(TimeStampedModel):
         indexes = [
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["due_date", "status"]),
+            # due_date ascending: NULLS LAST on PostgreSQL, as ``by_urgency`` sorts (SQLite
+            # can't say it in an index).
+            models.Index(unfinished_first(), "due_date", "id", name="action_item_urgency"),
         ]
 
     def __str__(self) -> str:

@@ -7,13 +7,13 @@ Other areas must read post-mortems through these functions, not the models.
 
 from __future__ import annotations
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
 
 from experiments.models import Lesson
-from learninghub.kernel.policy import restricted_postmortem_q
+from learninghub.kernel.policy import hidden_by_team, restricted_postmortem_q
 from postmortems.filters import ActionItemFilter, PostMortemFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
@@ -98,20 +98,7 @@ def action_items_visible(*, user) -> QuerySet[ActionItem]:
 
 
 def _action_item_rows(queryset: QuerySet[ActionItem]) -> QuerySet[ActionItem]:
-    today = timezone.localdate()
-    return (
-        queryset
-        .select_related("postmortem__team", "owner", "lesson__postmortem")
-        .annotate(
-            urgency=Case(
-                When(status__in=UNFINISHED, due_date__lt=today, then=Value(0)),
-                When(status__in=UNFINISHED, then=Value(1)),
-                default=Value(2),
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("urgency", "due_date", "pk")
-    )
+    return queryset.select_related("postmortem__team", "owner", "lesson__postmortem").by_urgency()
 
 
 def action_item_list(*, user, params: QueryDict | dict | None = None, request=None) -> ActionItemFilter:
@@ -122,13 +109,6 @@ def _searches(params: QueryDict | dict | None) -> bool:
     return bool(params and str(params.get("search") or "").strip())
 
 
-def _hidden_by_team(filtered: QuerySet, team_path: str) -> list[tuple[str, int]]:
-    """(team name, count) of the rows in ``filtered``, by team name."""
-    rows = (filtered.order_by().values(f"{team_path}name").annotate(n=Count("pk", distinct=True))
-            .order_by(f"{team_path}name"))
-    return [(row[f"{team_path}name"], row["n"]) for row in rows]
-
-
 def postmortems_hidden(*, user, params: QueryDict | dict | None = None, request=None) -> list[tuple[str, int]]:
     """The post-mortems the list's filters match that ``user`` may not open, counted by team:
     they count in every figure, so the list says how many it leaves out and whose. Not for a
@@ -136,7 +116,7 @@ def postmortems_hidden(*, user, params: QueryDict | dict | None = None, request=
     if _searches(params):
         return []
     hidden = _postmortem_rows(PostMortem.objects.exclude(restricted_postmortem_q(user)))
-    return _hidden_by_team(PostMortemFilter(params or None, queryset=hidden, request=request).qs, "team__")
+    return hidden_by_team(PostMortemFilter(params or None, queryset=hidden, request=request).qs, "team__")
 
 
 def action_items_hidden(*, user, params: QueryDict | dict | None = None, request=None) -> list[tuple[str, int]]:
@@ -145,15 +125,23 @@ def action_items_hidden(*, user, params: QueryDict | dict | None = None, request
     if _searches(params):
         return []
     hidden = _action_item_rows(ActionItem.objects.exclude(restricted_postmortem_q(user, "postmortem__")))
-    return _hidden_by_team(ActionItemFilter(params or None, queryset=hidden, request=request).qs,
+    return hidden_by_team(ActionItemFilter(params or None, queryset=hidden, request=request).qs,
                            "postmortem__team__")
 
 
-def my_action_items(*, user, params: QueryDict | dict | None = None, request=None) -> ActionItemFilter:
-    """Everything assigned to ``user`` across teams: overdue first, then open by due date,
-    then finished ones."""
-    return ActionItemFilter(params or None, queryset=action_items_visible(user=user).filter(owner=user),
-                            request=request)
+# What "My action items" shows: the unfinished ones unless the viewer asks for the others.
+MY_ITEMS_SHOWN = {"open": UNFINISHED, "done": [ActionItemStatus.DONE, ActionItemStatus.WONT_DO], "all": None}
+
+
+def my_action_items(*, user, params: QueryDict | dict | None = None, request=None,
+                    show: str = "open") -> ActionItemFilter:
+    """What is assigned to ``user`` across teams: overdue first, then open by due date, then
+    finished ones. ``show`` (a key of MY_ITEMS_SHOWN) picks unfinished, finished or all."""
+    queryset = action_items_visible(user=user).filter(owner=user)
+    statuses = MY_ITEMS_SHOWN.get(show, UNFINISHED)
+    if statuses is not None:
+        queryset = queryset.filter(status__in=statuses)
+    return ActionItemFilter(params or None, queryset=queryset, request=request)
 
 
 def action_item_get(*, user, pk: int) -> ActionItem:
@@ -162,7 +150,8 @@ def action_item_get(*, user, pk: int) -> ActionItem:
 
 
 def action_item_counts(*, user, team_id: int | None = None, owner=None) -> dict[str, int]:
-    """Open and overdue action items (visible to ``user``; of one team or owner when given)."""
+    """Open (unfinished), overdue, finished and all action items (visible to ``user``; of one
+    team or owner when given)."""
     queryset = ActionItem.objects.visible_to(user)
     if team_id is not None:
         queryset = queryset.filter(postmortem__team_id=team_id)
@@ -170,4 +159,5 @@ def action_item_counts(*, user, team_id: int | None = None, owner=None) -> dict[
         queryset = queryset.filter(owner=owner)
     unfinished = Q(status__in=UNFINISHED)
     return queryset.aggregate(open=Count("pk", filter=unfinished),
-                              overdue=Count("pk", filter=unfinished & Q(due_date__lt=timezone.localdate())))
+                              overdue=Count("pk", filter=unfinished & Q(due_date__lt=timezone.localdate())),
+                              done=Count("pk", filter=~unfinished), all=Count("pk"))

@@ -41,8 +41,8 @@ from learninghub.kernel.concurrency import claim_next_version
 from learninghub.kernel.events import ChangeSet
 from learninghub.kernel.headers import header_text
 from learninghub.kernel.models import Membership, Team
+from learninghub.kernel.outbox import enqueue_on_commit
 from learninghub.kernel.policy import can_read, can_write, require_lead, require_write, user_or_none
-from learninghub.kernel.queue import enqueue_by_name
 from postmortems.markdown_io import ParsedPostMortem, parse_postmortem_markdown
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
@@ -522,20 +522,10 @@ def _absolute(url: str) -> str:
 
 
 def _notify_assigned_after_commit(item_id: int, owner_id: int) -> None:
-    def queue_assignment_email() -> None:  # a named function: robust on_commit logs failures by __qualname__
-        _queue_assignment_email(item_id, owner_id)
-
-    transaction.on_commit(queue_assignment_email, robust=True)
-
-
-def _queue_assignment_email(item_id: int, owner_id: int) -> None:
-    """After the commit: the write is saved, so nothing here may fail the request (logged instead)."""
-    try:
-        if not enqueue_by_name("postmortems.tasks.notify_action_item_assigned", item_id, owner_id):
-            # Broker down: an assignment note is cheap, send it from here rather than lose it.
-            action_item_assignment_email_send(item_id=item_id, owner_id=owner_id)
-    except Exception:
-        logger.exception("Assignment email for action item %s not sent", item_id)
+    """Email the owner once the write commits. Recorded in the outbox with the write, so a broker
+    outage delays the email instead of losing it (or slowing the request); a failure in the
+    after-commit hook is logged, never raised into the saved request."""
+    enqueue_on_commit("postmortems.tasks.notify_action_item_assigned", item_id, owner_id)
 
 
 def action_item_assignment_email_send(*, item_id: int, owner_id: int) -> bool:

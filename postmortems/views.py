@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,6 +15,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.models import Lesson
+from learninghub.kernel.api.pagination import ListPaginator
 from learninghub.kernel.concurrency import StaleVersionError
 from learninghub.kernel.headers import set_download_filename
 from learninghub.kernel.policy import can_lead, can_read, can_write
@@ -32,10 +33,11 @@ from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
 User = get_user_model()
 PAGE_SIZE = 25
+MY_ITEMS_SHOW_CHOICES = [("open", "Open and in progress"), ("done", "Done or won't do"), ("all", "All")]
 
 
 def _page(request: HttpRequest, queryset: QuerySet, size: int = PAGE_SIZE) -> dict:
-    paginator = Paginator(queryset, size)
+    paginator = ListPaginator(queryset, size)
     page_obj = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -77,16 +79,29 @@ def action_item_list(request: HttpRequest) -> HttpResponse:
 
 
 def my_action_items(request: HttpRequest) -> HttpResponse:
-    filterset = selectors.my_action_items(user=request.user, params=request.GET, request=request)
+    # Unfinished items by default; a status filter is more specific than the tabs, so it wins.
+    show = request.GET.get("show", "")
+    if request.GET.get("status"):
+        show = "all"
+    elif show not in selectors.MY_ITEMS_SHOWN:
+        show = "open"
+    filterset = selectors.my_action_items(user=request.user, params=request.GET, request=request, show=show)
     for name in ("owner", "search"):
         filterset.form.fields.pop(name, None)
+    page = _page(request, filterset.qs)
+    # The tabs as a field of the filter form too, so filtering keeps the tab. Added once the
+    # filters ran: they are not a filter (``show`` picked the queryset above).
+    filterset.form.fields["show"] = forms.ChoiceField(choices=MY_ITEMS_SHOW_CHOICES, required=False,
+                                                      initial="open", label="Show",
+                                                      help_text="A status filter overrides this.")
     counts = selectors.action_item_counts(user=request.user, owner=request.user)
     context = {
         "filter": filterset,
-        "filtered": any(value for key, value in request.GET.items() if key != "page"),
+        "filtered": any(value for key, value in request.GET.items() if key not in {"page", "show"}),
+        "show": show,
         "counts": counts,
         "status_choices": ActionItemStatus.choices,
-        **_page(request, filterset.qs),
+        **page,
     }
     return render(request, "postmortems/my_action_items.html", context)
 
@@ -297,12 +312,17 @@ def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"error": "Pick a valid status."}, status=400)
         messages.error(request, "Pick a valid status.")
         return redirect(next_url)
+    previous = ActionItemStatus(item.status)
     item = services.action_item_set_status(item=item, status=form.cleaned_data["status"], user=request.user)
     if _wants_json(request):
+        # ``previous_status`` lets the page offer Undo (posting it back here); ``my_counts`` are
+        # the viewer's own items, for the counters of "My action items".
         return JsonResponse({
             "id": item.pk, "status": item.status, "status_display": item.get_status_display(),
+            "previous_status": previous.value, "previous_status_display": previous.label,
             "completed_at": item.completed_at.isoformat() if item.completed_at else None,
             "overdue": item.is_overdue,
+            "my_counts": selectors.action_item_counts(user=request.user, owner=request.user),
         })
     messages.success(request, f"“{item.description[:60]}” is now {item.get_status_display().lower()}.")
     return redirect(f"{next_url}#action-item-{item.pk}" if "#" not in next_url else next_url)

@@ -28,6 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The instant the ``clock`` fixture stops at unless a test asks for another: mid-month, mid-morning
 # UTC, so that neither the UTC date nor any local date is near a day's or a month's edge.
 DEFAULT_NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+# Tests asking for one of these run tasks through a real broker (eager mode off).
+REAL_WORKER_FIXTURES = {"celery_worker_process", "fault_broker"}
 # Set to an ISO instant (e.g. 2027-03-01T00:10:00Z) to run the whole suite as if it were then,
 # the clock ticking from there: proves no test depends on the day it runs.
 TEST_NOW_VARIABLE = "LEARNINGHUB_TEST_NOW"
@@ -98,11 +100,16 @@ def _celery_mode(request):
     use ``celery_worker_process`` prove the real broker path end to end.
     """
     from learninghub.celery import app
+    from learninghub.kernel import cache, queue
 
     previous = app.conf.task_always_eager
-    app.conf.task_always_eager = "celery_worker_process" not in request.fixturenames
+    app.conf.task_always_eager = not REAL_WORKER_FIXTURES.intersection(request.fixturenames)
+    queue.breaker.reset()  # a broker (or cache) failure of an earlier test is not this test's
+    cache.breaker.reset()
     yield
     app.conf.task_always_eager = previous
+    queue.breaker.reset()
+    cache.breaker.reset()
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ class AwardCategorySerializer(serializers.ModelSerializer):
 
 
 class CycleTransitionSerializer(serializers.ModelSerializer):
-    by = UsernameField(read_only=True)
+    by = UsernameField(read_only=True, allow_null=True)
 
     class Meta:
         model = CycleTransition

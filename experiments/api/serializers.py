@@ -125,7 +125,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
         help_text="A failure: how long the run took to its failure verdict, as the tooling measured it "
                   "(seconds, or [DD] [HH:[MM:]]ss[.uuuuuu])")
     lesson_count = serializers.IntegerField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     version = serializers.IntegerField(required=False, min_value=1,
                                        help_text="Read: the current version. Write: the version your edit is "
                                                  "based on (or send If-Match); a stale one answers 409.")
@@ -165,7 +165,7 @@ class LessonSerializer(serializers.ModelSerializer):
     documented_at = serializers.DateTimeField(required=False, help_text="Defaults to now")
     source_title = serializers.SerializerMethodField()
     application_count = serializers.IntegerField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Lesson
@@ -195,7 +195,7 @@ class LessonApplicationSerializer(serializers.ModelSerializer):
                                                     allow_null=True)
     postmortem = PostMortemField(required=False, allow_null=True)
     applied_at = serializers.DateTimeField(required=False, help_text="Defaults to now")
-    applied_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    applied_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     place_title = serializers.SerializerMethodField()
 
     class Meta:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import renderers, status
@@ -19,11 +18,10 @@ from experiments.api.serializers import ExperimentSerializer, LessonApplicationS
 from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.markdown import experiment_markdown
 from experiments.models import Experiment, Lesson, LessonApplication
-from experiments.selectors import experiment_list
+from experiments.selectors import experiment_list, lessons_for_api
 from learninghub.kernel.api.fields import expected_version
 from learninghub.kernel.api.renderers import MarkdownRenderer
 from learninghub.kernel.api.viewsets import TeamScopedModelViewSet
-from learninghub.kernel.policy import restricted_postmortem_q
 
 
 @extend_schema_view(
@@ -119,12 +117,7 @@ class LessonViewSet(TeamScopedModelViewSet):
     filterset_class = LessonFilter
 
     def safely_get_queryset(self):
-        return (Lesson.objects.visible_to(self.request.user)
-                .select_related("team", "experiment", "postmortem", "created_by")
-                .annotate(application_count=Count(
-                    "applications", distinct=True,
-                    filter=restricted_postmortem_q(self.request.user, "applications__postmortem__")))
-                .order_by("-documented_at", "-id"))
+        return lessons_for_api(user=self.request.user)
 
     def perform_create(self, serializer) -> None:
         data = serializer.validated_data

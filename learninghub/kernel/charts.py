@@ -6,11 +6,11 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-import plotly
 import plotly.graph_objects as go
 from plotly.io import to_json
 
-PLOTLY_JS_PATH = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# The vendored partial bundle the pages load (static/vendor/plotly/); this route serves it too.
+PLOTLY_JS_PATH = Path(__file__).resolve().parents[2] / "static" / "vendor" / "plotly" / "plotly-basic.min.js"
 
 
 @cache

@@ -4,8 +4,10 @@ elsewhere. Wired as ``handler400/403/404/500`` in the URLconf and as ``CSRF_FAIL
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import csrf, defaults
@@ -34,7 +36,17 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return defaults.page_not_found(request, exception)
 
 
+# Seconds a client is told to wait when the database is unreachable.
+DATABASE_RETRY_AFTER = 5
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """500, or 503 with ``Retry-After`` when the cause is the database being unreachable (Django
+    calls this handler while the exception is being handled, so ``sys.exc_info`` names it)."""
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        response = JsonResponse({"detail": "The database is unavailable; try again shortly."}, status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
     if is_api_request(request):
         return JsonResponse({"detail": "Server error: it has been logged."}, status=500)
     return defaults.server_error(request)

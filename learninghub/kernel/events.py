@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from django.db import transaction
 from django.dispatch import Signal
 
+from learninghub.kernel import outbox
 from learninghub.kernel.periods import Month
 
 # Sent with: team_id: int, months: frozenset[Month].
@@ -31,6 +32,7 @@ team_records_changed = Signal()
 failure_recorded = Signal()
 
 FAILURE_KINDS = ("experiment", "postmortem")
+DELIVER_TASK = "learninghub.kernel.tasks.deliver_changes"
 # A lesson counts in the application rate of every month whose 365-day window holds it.
 LESSON_WINDOW = dt.timedelta(days=365)
 
@@ -108,14 +110,43 @@ class ChangeSet:
 
     def emit(self) -> None:
         """Send everything once the current transaction commits (at once outside one). Emitting
-        again is a no-op, so a ChangeSet announces its write exactly once."""
+        again is a no-op, so a ChangeSet announces its write exactly once.
+
+        With a broker, the set is also stored in the outbox in the write's transaction and
+        forgotten once delivered: if this process dies after the commit, or a receiver fails,
+        a worker delivers it later (``learninghub.kernel.tasks.deliver_changes``)."""
         if self._emitted:
             return
         self._emitted = True
-        if self:
-            transaction.on_commit(self._send, robust=True)
+        if not self:
+            return
+        envelope = outbox.hold(DELIVER_TASK, self.to_payload())
 
-    def _send(self) -> None:
+        def deliver_changes() -> None:  # named: robust on_commit logs failures by __qualname__
+            self.deliver()
+            outbox.settle(envelope)
+
+        transaction.on_commit(deliver_changes, robust=True)
+
+    def to_payload(self) -> dict:
+        """JSON-friendly form (``from_payload`` reads it back)."""
+        return {
+            "months": {str(team_id): sorted(month.key for month in months)
+                       for team_id, months in self.by_team().items()},
+            "failures": [list(failure) for failure in self.failures],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> ChangeSet:
+        changes = cls()
+        for team_id, keys in payload.get("months", {}).items():
+            changes.months(int(team_id), (Month.parse(key) for key in keys))
+        for kind, record_id, team_id in payload.get("failures", []):
+            changes.failure(kind, int(record_id), int(team_id))
+        return changes
+
+    def deliver(self) -> None:
+        """Send the signals now (``emit`` does it on commit)."""
         for team_id, months in self.by_team().items():
             team_records_changed.send(sender=ChangeSet, team_id=team_id, months=months)
         for kind, record_id, team_id in self.failures:

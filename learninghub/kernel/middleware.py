@@ -34,7 +34,8 @@ MAX_INTEGER = 2**63 - 1
 # Free-text query parameters: a long run of digits there is text, not an integer.
 TEXT_PARAMETERS = frozenset({"q", "search"})
 BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+# ASCII digits and blanks only: int() refuses some of what \s and \d match (e.g. "\x1f", a 500 before).
+INTEGER = re.compile(r"^[ \t]*[+-]?[0-9]+[ \t]*$")
 JSON_CONTENT_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -142,3 +142,35 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"
+
+
+class OutboxMessageQuerySet(models.QuerySet):
+    def due(self, now=None) -> OutboxMessageQuerySet:
+        """Messages nobody is publishing: never claimed, or their claim's lease ran out."""
+        return self.filter(available_at__lte=now or timezone.now())
+
+
+class OutboxMessage(models.Model):
+    """A task that must run after a write, stored with the write (``learninghub.kernel.outbox``).
+
+    The row is inserted in the write's transaction, published to the broker when that transaction
+    commits and deleted once the broker accepted it. A row left behind (broker down, process
+    killed) is published by the ``drain_outbox`` beat task. ``available_at`` is a lease: until
+    then the process that wrote (or claimed) the row is publishing it and the drain leaves it be.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    eta = models.DateTimeField(null=True, blank=True, help_text="run no earlier than this (a countdown)")
+    created_at = models.DateTimeField(default=timezone.now)
+    available_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    objects = OutboxMessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["available_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from learninghub.kernel.models import Membership, Team
 
@@ -103,6 +103,17 @@ def restricted_postmortem_q(user: Any, prefix: str = "") -> Q:
     if prefix:
         visible |= Q(**{f"{prefix}isnull": True})
     return visible
+
+
+def hidden_by_team(filtered: QuerySet, team_path: str) -> list[tuple[str, int]]:
+    """(team name, count) of the rows of ``filtered`` (the restricted rows a list's filters match
+    that the viewer may not open), by team name: the lists say how many they leave out and whose
+    (``partials/_restricted_note.html``), so they reconcile with figures that count them."""
+    # A plain COUNT: the lists' querysets never fan out (visibility and filters are subqueries),
+    # and COUNT(DISTINCT) would sort every hidden row first.
+    rows = (filtered.order_by().values(f"{team_path}name").annotate(n=Count("pk"))
+            .order_by(f"{team_path}name"))
+    return [(row[f"{team_path}name"], row["n"]) for row in rows]
 
 
 def visible_prefetch(lookup: str, user: Any, queryset: QuerySet, *, to_attr: str | None = None) -> Prefetch:

@@ -28,3 +28,21 @@ def purge_idempotency_keys() -> int:
     from learninghub.kernel.api.idempotency import purge_expired
 
     return purge_expired()
+
+
+@shared_task(name="learninghub.kernel.tasks.drain_outbox")
+def drain_outbox() -> int:
+    """Every minute (beat) and after an outage: publish the work the broker missed
+    (``learninghub.kernel.outbox``). Idempotent: messages are claimed before they are sent."""
+    from learninghub.kernel import outbox
+
+    return outbox.drain()
+
+
+@shared_task(name="learninghub.kernel.tasks.deliver_changes")
+def deliver_changes(payload: dict) -> None:
+    """Announce a committed write whose change events were not delivered in the process that
+    made it (it died, or a receiver failed): the receivers are idempotent."""
+    from learninghub.kernel.events import ChangeSet
+
+    ChangeSet.from_payload(payload).deliver()

@@ -51,16 +51,22 @@ def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "learninghub/team_detail.html", {"team": team, "memberships": memberships})
 
 
+NEW_TOKEN_SESSION_KEY = "profile_new_token_key"
+
+
 def profile(request: HttpRequest) -> HttpResponse:
+    """The viewer's teams and API tokens. Creating a token is POST-redirect-GET: the raw key rides
+    in the session to the next page view, is shown there once and forgotten, so a reload neither
+    creates a second token nor shows the key again."""
     form = ApiTokenForm(request.POST or None)
-    new_key = None
     if request.method == "POST" and form.is_valid():
         _token, new_key = ApiToken.issue(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_TOKEN_SESSION_KEY] = new_key
         messages.success(request, "Token created. Copy it now: it will not be shown again.")
-        form = ApiTokenForm()
+        return redirect("profile")
     context = {
         "form": form,
-        "new_key": new_key,
+        "new_key": request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None,
         "tokens": request.user.api_tokens.all(),
         "memberships": request.user.memberships.select_related("team"),
     }

@@ -124,6 +124,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver (`make run`) then serves static files through whitenoise and
+    # the middleware (compressed), not through its own uncompressed handler.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
@@ -142,6 +145,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it compresses every response: HTML pages, the API's JSON, and static files that
+    # have no precompressed copy (DEBUG, before collectstatic). BREACH: Django's GZipMiddleware
+    # pads each response with random bytes ("Heal the Breach"), the CSRF token in forms is masked
+    # afresh in every response, and the session cookie is SameSite=Lax, so a cross-site page can
+    # only make top-level navigations carry it; guessing a secret needs thousands of requests
+    # whose lengths the padding blurs.
+    "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -188,7 +198,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Misses and drops instead of failing requests while Redis is down.
+            "BACKEND": "learninghub.kernel.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "learninghub",
             # Short timeouts so a Redis outage degrades pages instead of hanging them.
@@ -216,14 +227,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Hashed, compressed files once collectstatic has run (production, `make test`); plain files
-# straight from the app before that (a fresh checkout, `make run`).
-_STATIC_MANIFEST = STATIC_ROOT / "staticfiles.json"
+# Whitenoise's compressed manifest storage in every mode, so the first collectstatic writes the
+# manifest and the .gz copies (production, `make test`); a file not collected yet keeps its plain
+# name instead of failing the page (a fresh checkout, plain pytest; DEBUG uses plain names).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-                    if _STATIC_MANIFEST.exists() and not DEBUG
-                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "learninghub.kernel.staticfiles.CompressedStaticFilesStorage"},
 }
 # Serve from the finders too, so a fresh checkout works before collectstatic; after
 # collectstatic, the hashed, compressed copies are used. A missing manifest entry falls back
@@ -241,7 +250,8 @@ EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LearningHub <learninghub@localhost>")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute links in emails; by default the address `make run` serves on (its PORT).
+SITE_URL = (os.environ.get("SITE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
 
 # --- Celery ---------------------------------------------------------------------------
 # Without REDIS_URL tasks run in-process (eagerly), so the embedded default needs no broker.
@@ -262,9 +272,24 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "max_retries": 0}
+# ``visibility_timeout``: a message taken by a worker that died unacknowledged (acks late) is
+# delivered again after this many seconds; it must exceed the longest task (time limit 30 min).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "max_retries": 0,
+                                   "visibility_timeout": env_int("BROKER_VISIBILITY_TIMEOUT", 3600)}
+# After a failed publish, skip the broker for this many seconds (work waits in the outbox,
+# ``learninghub.kernel.outbox``), so writes stay fast during an outage.
+BROKER_BREAKER_SECONDS = env_int("BROKER_BREAKER_SECONDS", 10)
+# The worker side of an outage: keep reconnecting (never give up and exit), and on a lost
+# connection cancel the running acks-late tasks, which cannot be acknowledged any more: they are
+# redelivered, rather than left to fail the ack (Celery 6's default).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "kernel-heartbeat": {"task": "learninghub.kernel.tasks.heartbeat", "schedule": crontab(minute="*/15")},
+    # Publishes the work a broker outage left in the outbox (and re-schedules stale recomputes).
+    "kernel-drain-outbox": {"task": "learninghub.kernel.tasks.drain_outbox", "schedule": crontab(),
+                            "options": {"expires": 55}},
     "kernel-purge-idempotency-keys": {"task": "learninghub.kernel.tasks.purge_idempotency_keys",
                                       "schedule": crontab(hour=3, minute=15)},
     "postmortems-overdue-reminders": {"task": "postmortems.tasks.send_overdue_reminders",
@@ -340,7 +365,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No call to validator.swagger.io from the docs page: nothing leaves the site.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error answers every operation may give, declared once (learninghub/kernel/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "learninghub.kernel.api.schema.add_error_responses",
+    ],
     # Choice sets whose field names collide across resources get their model's name.
     "ENUM_NAME_OVERRIDES": {
         "PostMortemStatusEnum": "postmortems.models.PostMortemStatus",

@@ -99,7 +99,7 @@ class PostMortemSerializer(serializers.ModelSerializer):
                                                    required=False)
     action_items = ActionItemNestedSerializer(many=True, required=False, max_length=MAX_ROWS)
     lessons = LessonListField(required=False, max_length=MAX_ROWS)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     authors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     version = serializers.IntegerField(required=False, min_value=1,
                                        help_text="Send the version you read; a stale one answers 409 "
@@ -178,10 +178,10 @@ class ActionItemSerializer(serializers.ModelSerializer):
 
     postmortem_title = serializers.CharField(source="postmortem.title", read_only=True)
     team = serializers.SlugRelatedField(source="postmortem.team", slug_field="slug", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=ActionItemStatus.choices)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
-    lesson = VisibleLessonField(read_only=True)
+    lesson = VisibleLessonField(read_only=True, allow_null=True)
     html_url = serializers.SerializerMethodField()
 
     class Meta:

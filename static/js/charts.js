@@ -6,7 +6,8 @@
     var source = document.getElementById(el.dataset.chart);
     if (!source || !window.Plotly) { return; }
     var figure = JSON.parse(source.textContent);
-    var config = { responsive: true, displaylogo: false };
+    // The mode bar (zoom, download…) shows only while the pointer is over the chart.
+    var config = { responsive: true, displaylogo: false, displayModeBar: "hover" };
     window.Plotly.newPlot(el, figure.data, figure.layout || {}, config).then(function () {
       el.classList.add("chart-ready");
     });

@@ -1,8 +1,13 @@
 /* Repeatable form rows for Django formsets, reusable by any page.
    Markup: rows inside <div data-formset-rows="PREFIX">, a <template id="PREFIX-empty-form"> holding
    formset.empty_form (with __prefix__), and a <button data-formset-add="PREFIX">. Clicking the button
-   appends a copy of the template with the next index and bumps PREFIX-TOTAL_FORMS (up to MAX_NUM_FORMS). */
+   appends a copy of the template with the next index and bumps PREFIX-TOTAL_FORMS (up to MAX_NUM_FORMS).
+   Enter in a one-line field of a row adds a row (of this markup, or of the experiment form's
+   [data-formset] ... [data-add-row]) instead of submitting the form; textareas keep their newlines and
+   type-ahead pickers their own Enter. base.html loads this file on every page; a second copy is a no-op. */
 (function () {
+  if (window.learninghubFormset) { return; }
+  window.learninghubFormset = true;
   function addRow(prefix) {
     var total = document.getElementById("id_" + prefix + "-TOTAL_FORMS");
     var max = document.getElementById("id_" + prefix + "-MAX_NUM_FORMS");
@@ -24,5 +29,26 @@
     if (!button) { return; }
     event.preventDefault();
     addRow(button.getAttribute("data-formset-add"));
+  });
+
+  var NOT_TEXT = /^(button|submit|reset|image|checkbox|radio|file|hidden|color|range)$/;
+  function addButtonFor(field) {
+    var rows = field.closest("[data-formset-rows]");
+    if (rows) {
+      return document.querySelector('[data-formset-add="' + rows.getAttribute("data-formset-rows") + '"]');
+    }
+    var formset = field.closest("[data-formset]");
+    if (formset && field.closest("[data-rows]")) { return formset.querySelector("[data-add-row]"); }
+    return null;
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.defaultPrevented || event.isComposing) { return; }
+    if (event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var field = event.target;
+    if (!(field instanceof HTMLInputElement) || NOT_TEXT.test(field.type) || field.matches("[data-picker-input]")) { return; }
+    var button = addButtonFor(field);
+    if (!button) { return; }
+    event.preventDefault();
+    button.click();
   });
 })();

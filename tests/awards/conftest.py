@@ -7,7 +7,7 @@ import pytest
 from awards.models import CycleState
 from awards.services import utc_today
 from learninghub.kernel.periods import Month
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.factories.awards import AwardCategoryFactory, AwardCycleFactory
 
 MARCH = dt.date(2026, 3, 1)
@@ -35,9 +35,14 @@ def fast_fail(categories):
 
 @pytest.fixture
 def people(db):
-    """Four colleagues outside any team (anyone signed in may nominate and vote)."""
-    return {name: UserFactory(username=name, first_name=name.title(), last_name="Tester")
-            for name in ("ann", "ben", "cat", "dan")}
+    """Four colleagues in one team (only team members can be nominated; anyone signed in may
+    nominate and vote)."""
+    crew = TeamFactory(name="Awards crew", slug="awards-crew")
+    people = {name: UserFactory(username=name, first_name=name.title(), last_name="Tester")
+              for name in ("ann", "ben", "cat", "dan")}
+    for person in people.values():
+        MembershipFactory(team=crew, user=person)
+    return people
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""End to end in Chromium: a lead nominates a colleague, moves the cycle to voting, and another
-person votes for the nominee."""
+"""End to end in Chromium: a lead nominates a colleague, moves the cycle to voting (after a
+confirmation step), and another person votes for the nominee."""
 
 import pytest
 
@@ -16,7 +16,7 @@ def test_nominate_then_vote_as_two_people(page, categories, this_month):
     team = TeamFactory(slug="recsys", name="Recommendations")
     ann = MembershipFactory(team=team, role=Membership.Role.LEAD,
                             user=UserFactory(username="ann", first_name="Ann", last_name="Lead")).user
-    ben = UserFactory(username="ben", first_name="Ben", last_name="Nominee")
+    ben = MembershipFactory(team=team, user=UserFactory(username="ben", first_name="Ben", last_name="Nominee")).user
     UserFactory(username="cat", first_name="Cat", last_name="Voter")
     cycle = AwardCycleFactory(month=this_month, state=CycleState.NOMINATING)
 
@@ -27,11 +27,19 @@ def test_nominate_then_vote_as_two_people(page, categories, this_month):
     form.locator("select[name='nominate-fast-fail-nominee']").select_option(label="Ben Nominee (ben)")
     form.locator("textarea[name='nominate-fast-fail-reason']").fill("Stopped the doomed rewrite on day two.")
     form.get_by_role("button", name="Nominate").click()
-    assert page.get_by_text("You nominated Ben Nominee for Fast Fail Award.").is_visible()
+    page.get_by_text("You nominated Ben Nominee for Fast Fail Award.").wait_for()  # after the form's redirect
     assert page.locator("#fast-fail").get_by_text("Stopped the doomed rewrite on day two.").is_visible()
     assert Nomination.objects.get().nominator == ann
 
+    # Advancing asks first: the button opens a confirmation page and nothing has moved yet.
     page.locator("#advance-cycle").click()
+    page.get_by_role("heading", name="Close nominations for").wait_for()
+    cycle.refresh_from_db()
+    assert cycle.state == CycleState.NOMINATING
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_selector("#cycle-state:has-text('Nominating')")
+    page.locator("#advance-cycle").click()
+    page.locator("#confirm-advance").click()
     page.wait_for_selector("#cycle-state:has-text('Voting')")
     cycle.refresh_from_db()
     assert cycle.state == CycleState.VOTING
@@ -42,7 +50,7 @@ def test_nominate_then_vote_as_two_people(page, categories, this_month):
     vote_form = page.locator("#vote-fast-fail")
     vote_form.get_by_label("Ben Nominee").check()
     vote_form.get_by_role("button", name="Vote").click()
-    assert page.get_by_text("Your vote in Fast Fail Award: Ben Nominee.").is_visible()
+    page.get_by_text("Your vote in Fast Fail Award: Ben Nominee.").wait_for()  # after the form's redirect
     assert page.locator("section[aria-label='Your votes']").get_by_text("Ben Nominee").is_visible()
     assert page.locator("th", has_text="Votes").count() == 0, "secret ballot: no counts while voting"
     vote = Vote.objects.get()

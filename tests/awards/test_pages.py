@@ -184,7 +184,7 @@ def test_the_page_keeps_the_ballot_secret_until_the_cycle_closes(ann_client, vot
     assert all(entry.votes is None and not entry.is_winner for entry in entries), "no counts reach the template"
 
     ann_client.force_login(lead)
-    ann_client.post(reverse("awards:advance", args=[label(voting_cycle)]), {"from_state": "voting"})
+    ann_client.post(reverse("awards:advance", args=[label(voting_cycle)]), {"from_state": "voting", "confirm": "yes"})
     content = ann_client.get(CURRENT).content.decode()
     assert ">Votes</th>" in content
     board = ann_client.get(CURRENT).context["boards"][0]
@@ -196,12 +196,12 @@ def test_only_leads_and_staff_see_and_use_the_advance_button(client, member, lea
     url = reverse("awards:advance", args=[label(voting_cycle)])
     client.force_login(member)
     assert b'id="advance-cycle"' not in client.get(CURRENT).content
-    assert client.post(url, {"from_state": "voting"}).status_code == 403
+    assert client.post(url, {"from_state": "voting", "confirm": "yes"}).status_code == 403
     client.force_login(lead)
     assert b"Close voting and announce the winners" in client.get(CURRENT).content
-    response = client.post(url, {"from_state": "voting"}, follow=True)
+    response = client.post(url, {"from_state": "voting", "confirm": "yes"}, follow=True)
     assert "is now closed" in response.content.decode()
-    again = client.post(url, {"from_state": "voting"}, follow=True)
+    again = client.post(url, {"from_state": "voting", "confirm": "yes"}, follow=True)
     assert "already closed" in again.content.decode()
     voting_cycle.refresh_from_db()
     assert voting_cycle.state == CycleState.CLOSED
@@ -210,7 +210,8 @@ def test_only_leads_and_staff_see_and_use_the_advance_button(client, member, lea
 
 def test_the_cycle_page_shows_its_history(member_client, lead, voting_cycle):
     member_client.force_login(lead)
-    member_client.post(reverse("awards:advance", args=[label(voting_cycle)]), {"from_state": "voting"})
+    member_client.post(reverse("awards:advance", args=[label(voting_cycle)]),
+                       {"from_state": "voting", "confirm": "yes"})
     content = member_client.get(reverse("awards:cycle", args=[label(voting_cycle)])).content.decode()
     assert "Voting → Closed" in content
     assert f"by {lead.get_full_name()}" in content

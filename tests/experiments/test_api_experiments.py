@@ -62,6 +62,27 @@ def test_a_crashing_script_retried_five_times_leaves_one_record(member_api):
     assert Experiment.objects.get(pk=ids.pop()).error_message == "attempt 4"
 
 
+def test_an_identical_retry_answers_200_without_a_new_version_or_recomputation(member_api, team, monkeypatch):
+    from learninghub.kernel import events
+
+    full = payload(external_id="run-7", outcome="failure", failure_kind="system", metrics={"loss": 0.31},
+                   next_steps=["Retry with warm-up"], started_at="2026-11-02T09:00:00Z",
+                   ended_at="2026-11-02T10:30:00Z", error_type="RuntimeError", error_trace="Traceback…",
+                   lessons=["Warm-up matters", {"text": "Check the LR", "documented_at": "2026-11-03"}])
+    first = member_api.post(URL, full, format="json")
+    assert first.status_code == 201, first.data
+    stored = Experiment.objects.get(pk=first.json()["id"])
+    emitted = []
+    monkeypatch.setattr(events.ChangeSet, "emit", lambda self, *args, **kwargs: emitted.append(self))
+    again = member_api.post(URL, full, format="json")
+    assert again.status_code == 200, again.data
+    assert again.json()["id"] == stored.pk and again.json()["version"] == 1
+    assert Experiment.objects.get(pk=stored.pk).updated_at == stored.updated_at
+    assert emitted == []
+    changed = member_api.post(URL, {**full, "metrics": {"loss": 0.3}}, format="json")
+    assert changed.status_code == 200 and changed.json()["version"] == 2
+
+
 def test_upsert_is_a_partial_update_keeping_other_fields(member_api):
     member_api.post(URL, payload(external_id="run-1", lessons=["keep this"]), format="json")
     response = member_api.post(URL, {"team": "recsys", "external_id": "run-1", "metrics": {"loss": 0.2}},

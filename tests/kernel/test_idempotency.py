@@ -13,7 +13,7 @@ from experiments.models import Experiment
 from learninghub.kernel.models import IdempotencyKey
 from learninghub.kernel.tasks import purge_idempotency_keys
 from postmortems.models import PostMortem
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory, UserFactory
 from tests.factories.awards import AwardCategoryFactory, AwardCycleFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_a_request_still_in_progress_is_409(member_api, member, postmortem_body)
 def test_nominations_and_votes(member_api, member):
     cycle = AwardCycleFactory(month=dt.date(2026, 11, 1), state=CycleState.NOMINATING)
     AwardCategoryFactory(slug="fast-fail", name="Fast Fail Award", position=10)
-    UserFactory(username="nina")
+    MembershipFactory(user=UserFactory(username="nina"), team=member.memberships.get().team)  # nominees are members
     body = {"cycle": "2026-11", "category": "fast-fail", "nominee": "nina", "reason": "Stopped early"}
     for _ in range(2):
         assert post(member_api, "/api/v1/awards/nominations/", body, "n").status_code == 201

@@ -89,7 +89,7 @@ def test_create_api_token_prints_only_the_key_and_stores_a_hash(capsys):
 
 
 def test_profile_creates_and_revokes_tokens(member_client, member):
-    response = member_client.post(reverse("profile"), {"name": "training cluster"})
+    response = member_client.post(reverse("profile"), {"name": "training cluster"}, follow=True)
     key = response.context["new_key"]
     token = ApiToken.objects.get(user=member)
     assert token.key_hash == hash_token_key(key)

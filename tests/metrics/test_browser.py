@@ -36,11 +36,39 @@ def signed_in_page(page):
 
 def test_team_dashboard_draws_its_charts(signed_in_page):
     page = signed_in_page
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text else None)
     page.goto(DASHBOARD)
-    for chart in ("score", "velocity", "modes", "kinds", "recovery"):
+    for chart in ("score", "repeat", "innovation", "velocity", "modes", "kinds", "recovery"):
         page.locator(f"#chart-{chart}.chart-ready").wait_for()
         assert page.locator(f"#chart-{chart} .main-svg").count() >= 1
     assert page.locator("[data-empty=actions]").is_visible(), "no action items: an empty state, not a chart"
+    assert violations == [], "the charts draw under the strict Content-Security-Policy"
+
+
+def test_the_mode_bar_shows_only_while_hovering_a_chart(signed_in_page):
+    page = signed_in_page
+    page.goto(DASHBOARD)
+    page.locator("#chart-score.chart-ready").wait_for()
+    page.mouse.move(1, 1)
+    opacity = "el => getComputedStyle(el).opacity"
+    modebar = page.locator("#chart-score .modebar")
+    assert modebar.evaluate(opacity) == "0"
+    page.locator("#chart-score .main-svg").first.hover()
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#chart-score .modebar')).opacity === '1'")
+
+
+def test_each_chart_is_described_by_its_data_table(signed_in_page):
+    page = signed_in_page
+    page.goto(DASHBOARD)
+    chart = page.locator("#chart-modes")
+    chart.locator(".main-svg").first.wait_for()
+    table = page.locator(f"#{chart.get_attribute('aria-describedby')}")
+    assert not table.is_visible(), "folded under the chart"
+    page.locator("#chart-modes ~ details.chart-data > summary").click()
+    assert table.is_visible()
+    assert table.locator("tr", has_text="Nov 2025").locator("td").first.inner_text() == "3"
 
 
 def test_a_number_opens_the_records_behind_it(signed_in_page):

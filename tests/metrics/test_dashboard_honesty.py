@@ -1,6 +1,7 @@
 """Dashboards say what is true: they open on the last complete month with the month in
-progress beside it marked partial, show no change against a month with nothing recorded, and
-every drill-down list says how many restricted records it leaves out and whose."""
+progress beside it marked partial, show no change against a month with nothing recorded, every
+drill-down list says how many restricted records it leaves out and whose, a figure made of
+records in two lists opens both, and the month inputs show the months displayed."""
 
 import datetime as dt
 from urllib.parse import urlsplit
@@ -10,7 +11,7 @@ import pytest
 from learninghub.insights.metrics import engine
 from learninghub.insights.metrics.links import DrillDown
 from learninghub.kernel.periods import Month
-from tests.factories.experiments import ExperimentFactory
+from tests.factories.experiments import ExperimentFactory, LessonFactory
 from tests.factories.postmortems import ActionItemFactory, PostMortemFactory
 from tests.metrics.conftest import at, make_lesson
 
@@ -84,6 +85,8 @@ def hidden_november(other_team):
     secret = PostMortemFactory(team=other_team, occurred_at=at(2025, 11, 12), title="Secret outage", secret=True)
     for postmortem in (shown, secret):
         ActionItemFactory(postmortem=postmortem, due_date=dt.date(2025, 11, 20), status="open")
+        LessonFactory(team=other_team, experiment=None, postmortem=postmortem, documented_at=at(2025, 11, 14),
+                      text=f"What {postmortem.title} taught")
     engine.recompute(Month.range(november.shift(-1), november))
     return november
 
@@ -128,3 +131,81 @@ def test_a_free_text_search_counts_no_restricted_records(member_client, other_te
     """Matching a restricted record's text would tell what it says: a search shows no note."""
     response = member_client.get("/postmortems/", {"team": other_team.slug, "search": "outage"})
     assert response.context["hidden"] == [] and "restricted record" not in response.content.decode()
+
+
+def test_the_lessons_library_says_how_many_restricted_lessons_it_leaves_out(member_client, other_team,
+                                                                            hidden_november):
+    """The lesson figures count the lesson of the restricted post-mortem; its library list can't
+    show it to someone outside Data Platform, and says so: rows + the note = the figure."""
+    dashboard = member_client.get("/dashboards/data-platform/", {"from": "2025-06", "to": "2025-11"})
+    cells = {cell.title: cell for cell in dashboard.context["rows"][0]["cells"]}
+    in_window = int(cells["Lessons applied / in the 365-day window"].text.split(" / ")[1])
+    assert in_window == 2
+
+    lessons = member_client.get(_path(DrillDown(other_team.slug).lessons_in_window(hidden_november)))
+    text = lessons.content.decode()
+    assert "1 restricted record of Data Platform not shown" in text
+    assert "What Visible outage taught" in text and "What Secret outage taught" not in text
+    listed = len(lessons.context["page_obj"].object_list)
+    assert listed + sum(count for _, count in lessons.context["hidden"]) == in_window
+
+
+def test_the_lessons_library_shows_members_everything_and_searches_count_nothing_hidden(
+        client, member_client, other_team, outsider, hidden_november):
+    search = member_client.get("/experiments/lessons/", {"team": other_team.slug, "search": "taught"})
+    assert search.context["hidden"] == [] and "restricted record" not in search.content.decode()
+    invalid = member_client.get("/experiments/lessons/", {"documented_after": "not a date"})
+    assert invalid.status_code == 200 and invalid.context["hidden"] == []
+
+    client.force_login(outsider)  # a member of Data Platform
+    response = client.get("/experiments/lessons/", {"team": other_team.slug})
+    assert response.context["hidden"] == [] and "restricted record" not in response.content.decode()
+    assert len(response.context["page_obj"].object_list) == 2
+
+
+@pytest.mark.clock(MID_NOVEMBER)
+def test_repeats_made_of_experiments_and_post_mortems_open_both_lists(member_client, team, clock):
+    """"Repeats 2 of 3" counts a failed experiment and a post-mortem: one list can't show both,
+    so the teams table (and the monthly table) link each list, and together they hold every repeat."""
+    first = ExperimentFactory(team=team, failed=True, started_at=at(2026, 9, 2), title="First try")
+    ExperimentFactory(team=team, failed=True, started_at=at(2026, 10, 2), repeat_of=first, title="Tried again")
+    ExperimentFactory(team=team, failed=True, started_at=at(2026, 10, 3), title="Something new")
+    outage = PostMortemFactory(team=team, occurred_at=at(2026, 9, 10), title="First outage")
+    PostMortemFactory(team=team, occurred_at=at(2026, 10, 10), repeat_of=outage, title="Outage again")
+
+    home = member_client.get("/")
+    row = next(row for row in home.context["team_rows"] if row["team"] == team)
+    repeats = next(cell for cell in row["cells"] if cell.title == "Repeat failures of all failures")
+    assert repeats.text == "2 of 3" and repeats.url is None
+    assert [text for text, _url in repeats.links] == ["1 experiment", "1 post-mortem"]
+    opened = [member_client.get(_path(url)) for _text, url in repeats.links]
+    assert sum(len(page.context["page_obj"].object_list) for page in opened) == 2
+    assert "Tried again" in opened[0].content.decode() and "Outage again" in opened[1].content.decode()
+    text = home.content.decode()
+    for _text, url in repeats.links:
+        assert f'href="{url.replace("&", "&amp;")}"' in text
+
+    dashboard = member_client.get("/dashboards/recsys/")
+    october = dashboard.context["rows"][0]
+    month_repeats = next(cell for cell in october["cells"] if cell.title.startswith("Repeat failures:"))
+    assert [url for _text, url in month_repeats.links] == [url for _text, url in repeats.links]
+
+
+@pytest.mark.clock(MID_NOVEMBER)
+def test_the_month_inputs_show_the_months_displayed(member_client, team, clock):
+    def value(response, name: str) -> str:
+        return response.context["form"][name].value()
+
+    home = member_client.get("/")
+    assert value(home, "month") == "2026-10" and 'value="2026-10"' in home.content.decode()
+    assert value(member_client.get("/", {"month": "2026-03"}), "month") == "2026-03"
+
+    dashboard = member_client.get("/dashboards/recsys/")
+    assert (value(dashboard, "from"), value(dashboard, "to")) == ("2025-11", "2026-10")
+    text = dashboard.content.decode()
+    assert 'value="2025-11"' in text and 'value="2026-10"' in text
+    only_end = member_client.get("/dashboards/recsys/", {"to": "2026-05"})
+    assert (value(only_end, "from"), value(only_end, "to")) == ("2025-06", "2026-05")
+
+    invalid = member_client.get("/dashboards/recsys/", {"from": "garbage"})
+    assert invalid.context["form"].errors and value(invalid, "from") == "garbage", "kept as typed, with its error"

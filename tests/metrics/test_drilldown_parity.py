@@ -6,9 +6,9 @@ the site in UTC and in Europe/Paris. The numbers and their links are read from t
 themselves (cards, the monthly table, the chart bars, the organisation's team table), so a number
 added to a dashboard later is checked too.
 
-Restricted post-mortems count in the figures for every viewer; the lists do not yet state how many
-records they hide from a viewer outside the team (engineer A owns visibility), so parity is checked
-for a viewer who may open everything: a member of every team.
+Restricted post-mortems count in the figures for every viewer. For a viewer who may open
+everything (a member of every team) each list holds exactly the number; for a viewer outside the
+team, the list's rows plus its note ("1 restricted record of Recommendations not shown") do.
 """
 
 from __future__ import annotations
@@ -137,8 +137,15 @@ def linked_counts_of_cards(cards) -> list[tuple[str, int, str]]:
 
 
 def linked_counts_of_cells(cells, where: str) -> list[tuple[str, int, str]]:
-    return [(f"{where}: {cell.title}", int(match.group(1).replace(",", "")), cell.url)
-            for cell in cells if cell.url and (match := COUNT.match(cell.text.strip()))]
+    """Every count of the cells that links to records: the cell's own, and its further links
+    (repeats of experiments and of post-mortems, each in its own list)."""
+    found = []
+    for cell in cells:
+        for what, text, url in [(cell.title, cell.text, cell.url),
+                                *((f"{cell.title} {text!r}", text, url) for text, url in cell.links)]:
+            if url and (match := COUNT.match(text.strip())):
+                found.append((f"{where}: {what}", int(match.group(1).replace(",", "")), url))
+    return found
 
 
 def linked_counts_of_bars(panels, month_label: str) -> list[tuple[str, int, str]]:
@@ -153,16 +160,21 @@ def linked_counts_of_bars(panels, month_label: str) -> list[tuple[str, int, str]
     return found
 
 
-def listed(client, url: str) -> int:
+def listed(client, url: str, *, with_note: bool = False) -> int:
+    """The rows of the list ``url`` opens (and, ``with_note``, the restricted records it says it
+    leaves out)."""
     response = client.get(url)
     assert response.status_code == 200, url
     form = response.context["filter"].form
     assert not form.errors, (url, form.errors)
-    return response.context["page_obj"].paginator.count
+    hidden = sum(count for _name, count in response.context.get("hidden") or [])
+    if not with_note:
+        assert hidden == 0, (url, "a viewer of every team is shown a note")
+    return response.context["page_obj"].paginator.count + hidden
 
 
-def assert_parity(client, numbers: list[tuple[str, int, str]]) -> None:
-    counts = {url: listed(client, url) for url in {url for _what, _number, url in numbers}}
+def assert_parity(client, numbers: list[tuple[str, int, str]], *, with_note: bool = False) -> None:
+    counts = {url: listed(client, url, with_note=with_note) for url in {url for _what, _number, url in numbers}}
     mismatches = [(what, number, counts[url], url) for what, number, url in numbers if counts[url] != number]
     assert not mismatches, "\n".join(f"{what}: shows {number}, the list has {count} ({url})"
                                      for what, number, count, url in mismatches)
@@ -190,6 +202,24 @@ def test_every_linked_count_on_the_team_dashboard_equals_its_list(settings, view
     assert_parity(viewer, numbers)
 
 
+def test_every_linked_count_equals_the_list_and_its_note_for_a_viewer_outside_the_team(client, team, other_team,
+                                                                                       world):
+    """Outside Recommendations, its restricted post-mortem (and its action item and lesson) can't be
+    opened: each list's rows plus its restricted note still equal the number that links to it."""
+    outsider = UserFactory(username="otto")
+    MembershipFactory(team=other_team, user=outsider, role=Membership.Role.MEMBER)
+    client.force_login(outsider)
+    response = client.get("/dashboards/recsys/", {"from": "2026-11", "to": "2026-11"})
+    numbers = (linked_counts_of_cards(response.context["cards"])
+               + [item for row in response.context["rows"] for item in linked_counts_of_cells(row["cells"], "table")]
+               + linked_counts_of_bars(response.context["panels"], "Nov 2026"))
+    assert_parity(client, numbers, with_note=True)
+    pages = {url: client.get(url) for _what, _number, url in numbers}
+    notes = {name for page in pages.values() for name, _count in page.context.get("hidden") or []}
+    assert notes == {"Recommendations"}, "the restricted records are noted, and whose they are"
+    assert any("lessons" in url and page.context["hidden"] for url, page in pages.items())
+
+
 @TIME_ZONES
 def test_the_team_figures_are_the_november_records(settings, viewer, team, world, time_zone):
     """The parity above is not vacuous: the figures count exactly the records inside November (UTC)."""
@@ -210,6 +240,8 @@ def test_every_linked_count_on_the_organisation_dashboard_equals_its_list(settin
     for row in response.context["team_rows"]:
         numbers += linked_counts_of_cells(row["cells"], f"team {row['team'].slug}")
     by_what = {what: number for what, number, _url in numbers}
+    assert by_what["team recsys: Repeat failures of all failures '1 experiment'"] == 1
+    assert by_what["team recsys: Repeat failures of all failures '1 post-mortem'"] == 1
     assert by_what["card velocity: '3 experiments'"] == 3  # 2 of recsys + 1 of data-platform
     assert by_what["card repeat: '3 post-mortems'"] == 3
     assert by_what["team recsys: Experiments started"] == 2

@@ -57,7 +57,8 @@ def served(api, team=None) -> dict:
 
 
 def figures(body: dict) -> dict[str, dict]:
-    return {row["month"]: {k: v for k, v in row.items() if k != "computed_at"} for row in body["results"]}
+    return {row["month"]: {k: v for k, v in row.items() if k not in {"computed_at", "computed_by"}}
+            for row in body["results"]}
 
 
 def fresh_figures(api, team=None) -> dict[str, dict]:

@@ -101,7 +101,7 @@ def test_a_change_marks_the_team_and_organisation_stale_then_recomputes(team, dj
 def test_a_burst_of_100_changes_recomputes_once_in_process(team, django_capture_on_commit_callbacks):
     """Tasks in-process: the first change of the burst computes; the others only mark rows
     stale, and the page computes them lazily once."""
-    with mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
+    with mock.patch.object(engine, "recompute_keys", wraps=engine.recompute_keys) as recompute:
         with django_capture_on_commit_callbacks(execute=True):
             for index in range(100):
                 ExperimentFactory(team=team, started_at=at(2025, 11, 3) + dt.timedelta(minutes=index))
@@ -119,8 +119,8 @@ def test_a_burst_of_100_changes_enqueues_one_delayed_task_with_a_broker(team, se
         published.append((name, countdown))
         return True
 
-    with mock.patch.object(scheduling, "enqueue_by_name", fake_enqueue), \
-            mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
+    with mock.patch.object(scheduling, "enqueue_durably", fake_enqueue), \
+            mock.patch.object(engine, "recompute_keys", wraps=engine.recompute_keys) as recompute:
         for index in range(100):
             ExperimentFactory(team=team, started_at=at(2025, 11, 3) + dt.timedelta(minutes=index))
             team_records_changed.send(sender=None, team_id=team.pk, months=frozenset({NOVEMBER}))
@@ -140,18 +140,19 @@ def test_a_burst_of_100_changes_enqueues_one_delayed_task_with_a_broker(team, se
 
 def test_a_change_that_lands_during_a_computation_leaves_the_row_stale(team):
     engine.mark_stale(team.pk, [NOVEMBER])
-    real_compute = engine.compute
+    real_collect = engine.collect
 
-    def compute_while_someone_writes(*args, **kwargs):
-        values = real_compute(*args, **kwargs)
+    def collect_while_someone_writes(*args, **kwargs):
+        tallies = real_collect(*args, **kwargs)
         engine.mark_stale(team.pk, [NOVEMBER])
-        return values
+        return tallies
 
-    with mock.patch.object(engine, "compute", compute_while_someone_writes):
+    with mock.patch.object(engine, "collect", collect_while_someone_writes):
         engine.recompute_stale()
     assert MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+    assert MetricSnapshot.objects.get(team__isnull=True, month=NOVEMBER).is_stale, "the organisation too"
     engine.recompute_stale()
-    assert not MetricSnapshot.objects.get(team=team, month=NOVEMBER).is_stale
+    assert not MetricSnapshot.objects.stale().exists()
 
 
 def test_changes_still_succeed_when_the_broker_is_down(team, broker_down, django_capture_on_commit_callbacks):
@@ -185,7 +186,7 @@ def test_recompute_metrics_command_rejects_bad_arguments(team, args):
 
 def test_a_burst_of_100_api_writes_causes_one_recomputation(member_api, team, django_capture_on_commit_callbacks):
     """End to end: the experiments API signals each write; the engine recomputes once."""
-    with mock.patch.object(engine, "recompute", wraps=engine.recompute) as recompute:
+    with mock.patch.object(engine, "recompute_keys", wraps=engine.recompute_keys) as recompute:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             for index in range(100):
                 response = member_api.post("/api/v1/experiments/", {

@@ -1,5 +1,6 @@
 """Action item behaviour: completing stamps completed_at and records a lesson application
-(idempotently); reopening withdraws both; status changes in place; the action item pages."""
+(idempotently); reopening withdraws both; status changes in place, only on Save, with Undo; the
+action item pages ("My action items" opens on the unfinished ones)."""
 
 import datetime as dt
 
@@ -91,9 +92,9 @@ def test_my_action_items_lists_mine_across_teams_overdue_first(member_client, te
     soon = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member, description="Soon",
                              due_date=today + dt.timedelta(days=2))
     ActionItemFactory(postmortem=PostMortemFactory(team=team), description="Not mine")
-    response = member_client.get(reverse("postmortems:my-action-items"))
+    response = member_client.get(reverse("postmortems:my-action-items") + "?show=all")
     assert [item.pk for item in response.context["page_obj"]] == [overdue.pk, soon.pk, later.pk, done.pk]
-    assert response.context["counts"] == {"open": 3, "overdue": 1}
+    assert response.context["counts"] == {"open": 3, "overdue": 1, "done": 1, "all": 4}
     page = response.content.decode()
     assert "Not mine" not in page and f'data-status-toggle="{overdue.pk}"' in page
     filtered = member_client.get(reverse("postmortems:my-action-items") + "?overdue=true")
@@ -131,3 +132,97 @@ def test_the_post_mortem_list_filters_searches_and_paginates(member_client, team
         "occurred_after", "severity", "repeat"}
     empty = member_client.get(url + "?search=nothing-matches-this")
     assert "No post-mortems match these filters." in empty.content.decode()
+
+
+def test_my_action_items_opens_on_the_unfinished_ones_with_tabs_for_the_rest(member_client, team, member):
+    url = reverse("postmortems:my-action-items")
+    working = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member, status="in_progress")
+    todo = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member)
+    done = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member, done=True)
+    dropped = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member, status="wont_do")
+    response = member_client.get(url)
+    assert {item.pk for item in response.context["page_obj"]} == {working.pk, todo.pk}
+    page = response.content.decode()
+    assert '<span class="badge" data-my-count="open">2</span>' in page
+    assert '<span class="badge" data-my-count="done">2</span>' in page
+    assert {i.pk for i in member_client.get(url + "?show=done").context["page_obj"]} == {done.pk, dropped.pk}
+    assert len(member_client.get(url + "?show=all").context["page_obj"]) == 4
+    # An explicit status filter wins over the default tab; a bogus tab falls back to open ones.
+    assert [i.pk for i in member_client.get(url + "?status=done").context["page_obj"]] == [done.pk]
+    assert len(member_client.get(url + "?show=zzz").context["page_obj"]) == 2
+    # The filter form carries the tab, so filtering on the "done" tab stays on it.
+    on_done = member_client.get(url + "?show=done&team=recsys")
+    assert {i.pk for i in on_done.context["page_obj"]} == {done.pk, dropped.pk}
+    assert '<option value="done" selected>' in on_done.content.decode()
+
+
+def test_nothing_open_says_so_and_offers_the_rest(member_client, team, member):
+    ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member, done=True)
+    page = member_client.get(reverse("postmortems:my-action-items")).content.decode()
+    assert "Nothing open is assigned to you." in page and "?show=all" in page
+
+
+def test_a_status_change_answers_the_previous_status_and_fresh_counts_and_undo_restores_it(
+        member_client, team, member, lesson):
+    item = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member, status="in_progress",
+                             lesson=lesson)
+    ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=member)
+    body = member_client.post(status_url(item), {"status": "done"}, HTTP_ACCEPT="application/json").json()
+    assert (body["status"], body["previous_status"], body["previous_status_display"]) == (
+        "done", "in_progress", "In progress")
+    assert body["my_counts"] == {"open": 1, "overdue": 0, "done": 1, "all": 2}
+    assert LessonApplication.objects.count() == 1
+    # Undo posts the previous status back to the same endpoint: everything is as before.
+    undone = member_client.post(status_url(item), {"status": body["previous_status"]},
+                                HTTP_ACCEPT="application/json").json()
+    assert undone["status"] == "in_progress" and undone["my_counts"]["open"] == 2
+    item.refresh_from_db()
+    assert item.completed_at is None and not LessonApplication.objects.exists()
+
+
+def test_every_status_form_needs_an_explicit_save(member_client, team, member):
+    postmortem = PostMortemFactory(team=team)
+    item = ActionItemFactory(postmortem=postmortem, owner=member)
+    for url in (reverse("postmortems:my-action-items"), reverse("postmortems:action-items"),
+                postmortem.get_absolute_url()):
+        page = member_client.get(url).content.decode()
+        assert f'data-status-toggle="{item.pk}"' in page, url
+        assert "data-status-submit>Save</button>" in page, url
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_arrow_keys_on_a_status_select_save_nothing_until_save_and_undo_restores(page):
+    from postmortems.models import ActionItem
+    from tests.conftest import sign_in
+    from tests.factories import DEFAULT_PASSWORD, MembershipFactory, TeamFactory
+
+    owner = UserFactory(username="arrow-owner")
+    team = TeamFactory(name="Recommendations", slug="recsys")
+    MembershipFactory(user=owner, team=team)
+    item = ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=owner, description="Add a canary")
+    ActionItemFactory(postmortem=PostMortemFactory(team=team), owner=owner, description="Write the runbook")
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST"
+            and "/status/" in request.url else None)
+    sign_in(page, "arrow-owner", DEFAULT_PASSWORD)
+    page.goto(reverse("postmortems:my-action-items"))
+    select = page.locator(f"#item-status-{item.pk}")
+    select.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert select.input_value() == "done"
+    page.get_by_text("Not saved yet: press Save.").wait_for()
+    assert page.locator(f'[data-item-status="{item.pk}"]').inner_text() == "Open"
+    with page.expect_response(lambda response: "/status/" in response.url):
+        page.locator(f'form[data-status-toggle="{item.pk}"] [data-status-submit]').click()
+    assert len(posts) == 1, "only Save posts: the arrow keys sent nothing"
+    page.locator(f'[data-item-status="{item.pk}"]', has_text="Done").wait_for()
+    assert page.locator('[data-my-count="open"]').inner_text() == "1"
+    assert page.locator('[data-my-count="done"]').inner_text() == "1"
+    assert ActionItem.objects.get(pk=item.pk).status == "done"
+    page.locator(f'form[data-status-toggle="{item.pk}"] [data-status-undo]').click()
+    page.locator(f'[data-item-status="{item.pk}"]', has_text="Open").wait_for()
+    assert page.locator('[data-my-count="open"]').inner_text() == "2"
+    assert select.input_value() == "open"
+    assert ActionItem.objects.get(pk=item.pk).status == "open" and len(posts) == 2

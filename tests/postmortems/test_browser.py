@@ -52,10 +52,11 @@ def test_write_a_post_mortem_and_the_owner_sees_its_action_items(page):
     assert "Add schema checks before training" in rows.nth(0).inner_text()
     assert "Write the rollback runbook" in page.locator("table.action-items").inner_text()
 
-    # Status changes in place: pick "Done" and the badge updates without leaving the page.
+    # Status changes in place: pick "Done", Save, and the badge updates without leaving the page.
     item = ActionItem.objects.get(description="Write the rollback runbook")
     url_before = page.url
     page.select_option(f"#item-status-{item.pk}", "done")
+    page.locator(f'form[data-status-toggle="{item.pk}"] [data-status-submit]').click()
     page.locator(f'[data-item-status="{item.pk}"]', has_text="Done").wait_for()
     assert page.url == url_before
     item.refresh_from_db()

@@ -97,7 +97,7 @@ def test_an_owner_who_left_the_team_no_longer_sees_the_item(outsider_client, out
     """Counts on "My action items" are counted over visible records only."""
     ActionItemFactory(postmortem=secret, owner=outsider, description="Left behind zanzibar", overdue=True)
     response = outsider_client.get(reverse("postmortems:my-action-items"))
-    assert response.context["counts"] == {"open": 0, "overdue": 0}
+    assert response.context["counts"] == {"open": 0, "overdue": 0, "done": 0, "all": 0}
     assert "Left behind zanzibar" not in response.content.decode()
 
 

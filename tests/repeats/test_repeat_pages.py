@@ -176,7 +176,7 @@ def test_a_confirmed_repeat_of_the_other_kind_shows_what_the_earlier_one_taught(
 
 @pytest.fixture
 def queued():
-    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as enqueue:
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue_durably") as enqueue:
         yield enqueue
 
 

@@ -13,8 +13,8 @@ from learninghub.insights.repeats.models import CandidateStatus, RepeatCandidate
 from learninghub.insights.repeats.selectors import overturn_stats
 from learninghub.insights.repeats.tasks import detect_repeat
 from learninghub.kernel.events import team_records_changed
+from learninghub.kernel.outbox import enqueue_durably
 from learninghub.kernel.periods import Month
-from learninghub.kernel.queue import enqueue
 from postmortems import services as postmortem_services
 from postmortems.models import PostMortem
 from tests.factories.experiments import ExperimentFactory
@@ -103,7 +103,7 @@ def _record_failure(team, user, title, hypothesis, **options):
 
 def test_the_service_enqueues_detection_when_the_failure_commits(team, member, earlier,
                                                                  django_capture_on_commit_callbacks):
-    with mock.patch("learninghub.insights.repeats.tasks.enqueue", wraps=enqueue) as queued:
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue_durably", wraps=enqueue_durably) as queued:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             later = _record_failure(team, member, earlier.title, earlier.hypothesis)
         assert not queued.called, "nothing is enqueued before the transaction commits"
@@ -115,7 +115,7 @@ def test_the_service_enqueues_detection_when_the_failure_commits(team, member, e
 
 def test_a_plain_orm_save_enqueues_nothing(team, earlier, django_capture_on_commit_callbacks):
     """Detection follows the service, not ``post_save``."""
-    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as queued, \
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue_durably") as queued, \
             django_capture_on_commit_callbacks(execute=True):
             later = failed_experiment(team, earlier.title, earlier.hypothesis, 5)
     assert not queued.called
@@ -123,7 +123,7 @@ def test_a_plain_orm_save_enqueues_nothing(team, earlier, django_capture_on_comm
 
 
 def test_imports_can_switch_detection_off(team, member, earlier, django_capture_on_commit_callbacks):
-    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as queued, \
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue_durably") as queued, \
             django_capture_on_commit_callbacks(execute=True):
             later = _record_failure(team, member, earlier.title, earlier.hypothesis, detect_repeats=False)
             postmortem = postmortem_services.postmortem_create(
@@ -135,7 +135,7 @@ def test_imports_can_switch_detection_off(team, member, earlier, django_capture_
 
 
 def test_a_post_mortem_is_sent_to_detection_by_its_service(team, member, django_capture_on_commit_callbacks):
-    with mock.patch("learninghub.insights.repeats.tasks.enqueue") as queued, \
+    with mock.patch("learninghub.insights.repeats.tasks.enqueue_durably") as queued, \
             django_capture_on_commit_callbacks(execute=True):
             postmortem = postmortem_services.postmortem_create(
                 team=team, user=member, fields={"title": "Retrieval outage", "what_happened": "- It broke."})

@@ -72,7 +72,7 @@ def _link(record) -> dict:
 
 def figures(team: Team, month: Month) -> list[dict]:
     """The team dashboard's cards for ``month``: title, value, unit and link, as the dashboard shows them."""
-    snapshots = snapshot_set([month.previous(), month], team_ids=[team.pk])
+    snapshots = snapshot_set([month.previous(), month], team_ids=[team.pk], fresh=True)
     current = snapshots.get(team.pk, month)
     if current is None:
         return []

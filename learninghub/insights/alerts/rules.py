@@ -39,7 +39,7 @@ def repeat_rate(team: Team, rule: AlertRule, now: dt.datetime) -> Iterator[Alert
     """The month's repeat-failure rate at or above the threshold; or rising two months running."""
     month = Month.current(now)
     months = [month.shift(-2), month.previous(), month]
-    snapshots = snapshot_set(months, team_ids=[team.pk])
+    snapshots = snapshot_set(months, team_ids=[team.pk], fresh=True)
     rates = [getattr(snapshots.get(team.pk, m), "repeat_failure_rate", None) for m in months]
     current = snapshots.get(team.pk, month)
     dashboard = _url(reverse("dashboards:team", args=[team.slug]))

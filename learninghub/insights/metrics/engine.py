@@ -13,8 +13,14 @@ grouped queries whatever the number of teams, months or records:
 6. first applications of those lessons, per team and month they start to count;
 7. action items, per team and month of ``due_date``;
 
-then upserts the snapshots (one statement per batch). Python only combines the grouped rows
-(a few per team and month), never records.
+then upserts the snapshots (one multi-row statement per batch). Python only combines the
+grouped rows (a few per team and month), never records.
+
+**What is computed.** A full computation (``recompute``) covers every team, or some, over some
+months; far-apart months are separate runs (never the span between them). The incremental one
+(``recompute_keys``, what runs after a write) covers exactly the stale (team, month) keys: each
+team's months grouped into contiguous runs, all runs in the same seven queries (each an OR of
+team-and-date ranges).
 
 **The lesson window.** A lesson documented at ``d`` is in the window of month M (ending at E)
 when ``E − 365 days ≤ d < E``, i.e. for the months from ``month(d)`` up to, not including,
@@ -23,28 +29,44 @@ first application (``applied_at < E``). So each lesson adds +1 to the window cou
 ``month(d)`` and −1 at ``month(d + 365 days)`` (and likewise for the applied count); a running
 sum over the grouped events gives every month's counts in one pass.
 
-**The organisation** is computed over all records at once: every record belongs to exactly one
-team, so the organisation's counts are the sums of the disjoint per-team counts of the same
-queries (not averages of team rates), its ratios and means are re-derived from those totals,
-and its median and 90th percentile come from their own query over all post-mortems.
+**The organisation**: every record belongs to exactly one team, so the organisation's counts are
+the sums of the disjoint per-team counts (not averages of team rates) — of the same queries in a
+full computation, of the teams' stored snapshots in an incremental one (which stores the hour
+sums behind the means for that) — its ratios and means are re-derived from those totals, and
+its median and 90th percentile come from their own query over all its post-mortems.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    DateField,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    JSONField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Greatest, TruncDate, TruncMonth
 from django.utils import timezone
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
-from learninghub.insights.metrics.models import MetricSnapshot
+from learninghub.insights.metrics.models import Computation, MetricSnapshot
 from learninghub.insights.metrics.sql import HoursBetween, Percentile
 from learninghub.kernel.choices import UNSPECIFIED, FailureMode
 from learninghub.kernel.models import Team
@@ -140,6 +162,15 @@ class Tally:
         self.experiment_by_mode.update(other.experiment_by_mode)
         self.by_kind.update(other.by_kind)
 
+    @classmethod
+    def from_snapshot(cls, row: dict) -> Tally:
+        """A team's counts back from its stored snapshot (``row``: the ``STORED_COUNTS`` columns)."""
+        tally = cls(**{name: row[column] for name, column in STORED_COUNTS.items() if name in cls.ADDITIVE})
+        tally.by_mode = Counter(row["failures_by_mode"] or {})
+        tally.experiment_by_mode = Counter(row["experiment_failures_by_mode"] or {})
+        tally.by_kind = Counter(row["failures_by_kind"] or {})
+        return tally
+
     def snapshot_values(self, month: Month) -> dict:
         """Every stored field of the snapshot, derived from the counts by the exact definitions."""
         velocity = experiment_velocity(self.started, month)
@@ -174,6 +205,8 @@ class Tally:
             "failure_recovery_time_p90": self.recovery_p90 if self.recovery_samples else None,
             "time_to_detect_samples": self.detect_samples,
             "time_to_detect": self.detect_hours_sum / self.detect_samples if self.detect_samples else None,
+            "recovery_hours_total": self.recovery_hours_sum,
+            "time_to_detect_hours_total": self.detect_hours_sum,
             "action_items_due": self.items_due,
             "action_items_done": self.items_done,
             "action_items_done_on_time": self.items_on_time,
@@ -188,6 +221,21 @@ class Tally:
         }
 
 
+# Tally attribute → the snapshot column storing it (the organisation is summed from these).
+STORED_COUNTS = {
+    "started": "experiments_started", "novel": "experiments_novel", "experiment_failures": "experiment_failures",
+    "experiment_repeats": "experiment_repeat_failures", "postmortem_failures": "postmortem_failures",
+    "postmortem_repeats": "postmortem_repeat_failures", "lessons_in_window": "lessons_in_window",
+    "lessons_applied": "lessons_applied", "resolved": "postmortems_resolved",
+    "recovery_samples": "recovery_time_samples", "recovery_hours_sum": "recovery_hours_total",
+    "detect_samples": "time_to_detect_samples", "detect_hours_sum": "time_to_detect_hours_total",
+    "items_due": "action_items_due", "items_done": "action_items_done", "items_on_time": "action_items_done_on_time",
+    "items_open": "action_items_open", "items_in_progress": "action_items_in_progress",
+    "items_overdue": "action_items_overdue", "items_wont_do": "action_items_wont_do",
+    "by_mode": "failures_by_mode", "experiment_by_mode": "experiment_failures_by_mode", "by_kind": "failures_by_kind",
+}
+
+
 def _month_of(expression) -> TruncMonth:
     """The UTC calendar month of a moment, as the date of its first day."""
     return TruncMonth(expression, tzinfo=dt.UTC, output_field=DateField())
@@ -196,6 +244,65 @@ def _month_of(expression) -> TruncMonth:
 def _as_month(value: dt.date | dt.datetime) -> Month:
     """A month truncated by the database (a date; some backends hand back a datetime)."""
     return Month(value.year, value.month)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Contiguous months ``first``..``last`` of some teams (``team_ids`` None: every team)."""
+
+    team_ids: tuple[int, ...] | None
+    first: Month
+    last: Month
+
+    @property
+    def months(self) -> list[Month]:
+        return Month.range(self.first, self.last)
+
+
+def month_runs(months: Iterable[MonthLike]) -> list[tuple[Month, Month]]:
+    """``months`` as maximal runs of consecutive months: two far months are two runs, never the
+    span between them."""
+    runs: list[tuple[Month, Month]] = []
+    for month in sorted({Month.of(month) for month in months}):
+        if runs and runs[-1][1].next() == month:
+            runs[-1] = (runs[-1][0], month)
+        else:
+            runs.append((month, month))
+    return runs
+
+
+def runs_for(months: Iterable[MonthLike], team_ids: Iterable[int] | None = None) -> list[Run]:
+    """The runs of ``months`` for the same teams (None: every team)."""
+    teams = None if team_ids is None else tuple(sorted(set(team_ids)))
+    return [Run(teams, first, last) for first, last in month_runs(months)]
+
+
+def runs_for_keys(keys: Iterable[tuple[int, MonthLike]]) -> list[Run]:
+    """Team-month keys as contiguous runs per team; teams with the same runs share them (so the
+    same months of 50 teams are one run, and the queries stay one each)."""
+    by_team: dict[int, set[Month]] = defaultdict(set)
+    for team_id, month in keys:
+        by_team[team_id].add(Month.of(month))
+    teams_by_span: dict[tuple[Month, Month], list[int]] = defaultdict(list)
+    for team_id, months in by_team.items():
+        for span in month_runs(months):
+            teams_by_span[span].append(team_id)
+    return [Run(tuple(sorted(teams)), first, last) for (first, last), teams in sorted(teams_by_span.items())]
+
+
+def _scope(runs: list[Run], field: str, team_path: str = "team_id", *, start: dt.timedelta | None = None,
+           dates: bool = False) -> Q:
+    """Records of the runs' teams dated (``field``) in the runs' months: one OR of ranges.
+    ``start`` moves each range's start back (the lesson window); ``dates`` compares days."""
+    scope = Q(pk__in=[])
+    for run in runs:
+        if dates:
+            span = Q(**{f"{field}__gte": run.first.first_day, f"{field}__lte": run.last.last_day})
+        else:
+            begin = run.first.end - start if start is not None else run.first.start
+            span = Q(**{f"{field}__gte": begin, f"{field}__lt": run.last.end})
+        scope |= span if run.team_ids is None else span & Q(**{f"{team_path}__in": run.team_ids})
+    return scope
 
 
 def _team_q(team_ids: list[int] | None, path: str = "team_id") -> Q:
@@ -212,17 +319,14 @@ def _split_counts(row: dict, prefix: str, total: int) -> Counter:
     return counts
 
 
-def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
-            today: dt.date | None = None) -> tuple[dict[Key, Tally], dict[Month, tuple]]:
-    """Grouped counts for every team in ``team_ids`` (None: every team) over the contiguous span
-    of ``months``; also the organisation's percentiles when ``team_ids`` is None."""
-    months = sorted({Month.of(month) for month in months})
-    first, last = months[0], months[-1]
-    start, end = first.start, last.end
+def collect(runs: list[Run], today: dt.date | None = None) -> dict[Key, Tally]:
+    """Grouped counts for the teams and months of ``runs``, in seven queries whatever their number."""
     today = today or timezone.localdate()
     tallies: dict[Key, Tally] = defaultdict(Tally)
+    if not runs:
+        return tallies
 
-    started = (Experiment.objects.filter(_team_q(team_ids), started_at__gte=start, started_at__lt=end)
+    started = (Experiment.objects.filter(_scope(runs, "started_at"))
                .order_by().values("team_id", month=_month_of("started_at"))
                .annotate(n=Count("id"), novel=Count("id", filter=Q(is_novel=True))))
     for row in started:
@@ -233,8 +337,7 @@ def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
     # remainder (blank or unknown values) is "unspecified".
     by_mode = {f"mode:{mode}": Count("id", filter=Q(failure_mode=mode)) for mode in FailureMode.values}
     by_kind = {f"kind:{kind}": Count("id", filter=Q(failure_kind=kind)) for kind in FailureKind.values}
-    failed = (Experiment.objects.filter(_team_q(team_ids), outcome=Outcome.FAILURE, ended_at__gte=start,
-                                        ended_at__lt=end)
+    failed = (Experiment.objects.filter(_scope(runs, "ended_at"), outcome=Outcome.FAILURE)
               .order_by().values("team_id", month=_month_of("ended_at"))
               .annotate(n=Count("id"), repeats=Count("repeat_of_id"), **by_mode, **by_kind))
     for row in failed:
@@ -245,7 +348,7 @@ def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
         tally.experiment_by_mode.update(modes)
         tally.by_kind.update(_split_counts(row, "kind:", row["n"]))
 
-    occurred = (PostMortem.objects.filter(_team_q(team_ids), occurred_at__gte=start, occurred_at__lt=end)
+    occurred = (PostMortem.objects.filter(_scope(runs, "occurred_at"))
                 .order_by().values("team_id", month=_month_of("occurred_at"))
                 .annotate(n=Count("id"), repeats=Count("repeat_of_id"), **by_mode))
     for row in occurred:
@@ -255,8 +358,8 @@ def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
 
     recovery = HoursBetween("resolved_at", "detected_at")
     detection = HoursBetween("detected_at", "occurred_at")
-    resolved_qs = PostMortem.objects.filter(_team_q(team_ids), resolved_at__gte=start, resolved_at__lt=end)
-    resolved = (resolved_qs.order_by().values("team_id", month=_month_of("resolved_at"))
+    resolved = (PostMortem.objects.filter(_scope(runs, "resolved_at"))
+                .order_by().values("team_id", month=_month_of("resolved_at"))
                 .annotate(n=Count("id"), recovery_n=Count("id", filter=Q(detected_at__isnull=False)),
                           recovery_sum=Sum(recovery),
                           recovery_median=Percentile(recovery, 0.5), recovery_p90=Percentile(recovery, 0.9),
@@ -269,18 +372,11 @@ def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
         tally.recovery_median, tally.recovery_p90 = row["recovery_median"], row["recovery_p90"]
         tally.detect_samples, tally.detect_hours_sum = row["detect_n"], row["detect_sum"] or 0.0
 
-    organisation_percentiles: dict[Month, tuple] = {}
-    if team_ids is None:
-        for row in (resolved_qs.order_by().values(month=_month_of("resolved_at"))
-                    .annotate(median=Percentile(recovery, 0.5), p90=Percentile(recovery, 0.9))):
-            organisation_percentiles[_as_month(row["month"])] = (row["median"], row["p90"])
-
-    _collect_lessons(tallies, first, last, team_ids)
+    _collect_lessons(tallies, runs)
 
     on_time = Q(status=ActionItemStatus.DONE, completed_at__isnull=False,
                 completed_on__lte=F("due_date"))
-    items = (ActionItem.objects.filter(_team_q(team_ids, "postmortem__team_id"), due_date__gte=first.first_day,
-                                       due_date__lte=last.last_day)
+    items = (ActionItem.objects.filter(_scope(runs, "due_date", "postmortem__team_id", dates=True))
              .alias(completed_on=TruncDate("completed_at", tzinfo=dt.UTC))
              .order_by()
              .values(team_id=F("postmortem__team_id"), month=TruncMonth("due_date", output_field=DateField()))
@@ -296,57 +392,77 @@ def collect(months: Iterable[MonthLike], team_ids: list[int] | None = None,
         tally.items_open, tally.items_in_progress = row["open"], row["in_progress"]
         tally.items_overdue, tally.items_wont_do = row["overdue"], row["wont_do"]
 
-    return tallies, organisation_percentiles
+    return tallies
 
 
-def _collect_lessons(tallies: dict[Key, Tally], first: Month, last: Month, team_ids: list[int] | None) -> None:
-    """Window and applied counts for months ``first``..``last`` from two grouped event queries."""
-    window_start = first.end - LESSON_WINDOW
-    end = last.end
-    leaves = _month_of(F("documented_at") + LESSON_WINDOW)
+def _collect_lessons(tallies: dict[Key, Tally], runs: list[Run]) -> None:
+    """Window and applied counts for the runs' months from one grouped query over lessons.
+
+    Each lesson's first application is one index lookup (``ORDER BY applied_at LIMIT 1`` on
+    ``(lesson_id, applied_at)``), not a scan of every application. The lessons read are those
+    documented in some run's window span, ``[first.end − 365 days, last.end)``; a running sum of
+    +1 at ``month(d)`` and −1 at ``month(d + 365 days)`` (likewise from ``month(max(d, a))`` for
+    the applied count) is exact for every month of a run, and lessons read for another run add
+    +1 and −1 before it or nothing until after it.
+    """
+    first_applied = Subquery(LessonApplication.objects.filter(lesson_id=OuterRef("pk"))
+                             .order_by("applied_at").values("applied_at")[:1])
+    lessons = (Lesson.objects.filter(_scope(runs, "documented_at", start=LESSON_WINDOW))
+               .annotate(first_applied=first_applied)
+               .order_by()
+               .values("team_id", enters=_month_of("documented_at"),
+                       leaves=_month_of(F("documented_at") + LESSON_WINDOW),
+                       applied=ExpressionWrapper(Q(first_applied__isnull=False), output_field=BooleanField()),
+                       counts_from=_month_of(Greatest("documented_at", "first_applied")))
+               .annotate(n=Count("id")))
     events: dict[int, Counter] = defaultdict(Counter)  # team → Month → change of the window count
     applied_events: dict[int, Counter] = defaultdict(Counter)
-
-    documented = (Lesson.objects.filter(_team_q(team_ids), documented_at__gte=window_start, documented_at__lt=end)
-                  .order_by().values("team_id", enters=_month_of("documented_at"), leaves=leaves)
-                  .annotate(n=Count("id")))
-    for row in documented:
-        events[row["team_id"]][_as_month(row["enters"])] += row["n"]
-        events[row["team_id"]][_as_month(row["leaves"])] -= row["n"]
-
-    # The first application of each lesson (ties broken by id): no earlier application exists.
-    earlier = LessonApplication.objects.filter(
-        Q(applied_at__lt=OuterRef("applied_at")) | Q(applied_at=OuterRef("applied_at"), id__lt=OuterRef("id")),
-        lesson_id=OuterRef("lesson_id"),
-    )
-    first_applications = (
-        LessonApplication.objects.filter(_team_q(team_ids, "lesson__team_id"),
-                                         lesson__documented_at__gte=window_start, lesson__documented_at__lt=end,
-                                         applied_at__lt=end)
-        .filter(~Exists(earlier))
-        .order_by()
-        .values(team_id=F("lesson__team_id"),
-                counts_from=_month_of(Greatest("lesson__documented_at", "applied_at")),
-                leaves=_month_of(F("lesson__documented_at") + LESSON_WINDOW))
-        .annotate(n=Count("id"))
-    )
-    for row in first_applications:
-        counts_from, leaves_at = _as_month(row["counts_from"]), _as_month(row["leaves"])
-        if counts_from < leaves_at:  # applied before the lesson left the window
-            applied_events[row["team_id"]][counts_from] += row["n"]
-            applied_events[row["team_id"]][leaves_at] -= row["n"]
+    for row in lessons:
+        team_id, enters, leaves_at = row["team_id"], _as_month(row["enters"]), _as_month(row["leaves"])
+        events[team_id][enters] += row["n"]
+        events[team_id][leaves_at] -= row["n"]
+        if row["applied"] and row["counts_from"] is not None:
+            counts_from = _as_month(row["counts_from"])
+            if counts_from < leaves_at:  # applied before the lesson left the window
+                applied_events[team_id][counts_from] += row["n"]
+                applied_events[team_id][leaves_at] -= row["n"]
 
     for team_id in events.keys() | applied_events.keys():
+        wanted = {month for run in runs if run.team_ids is None or team_id in run.team_ids for month in run.months}
+        if not wanted:
+            continue
         in_window, applied = 0, 0
         team_events, team_applied = events[team_id], applied_events[team_id]
-        event_months = sorted(team_events.keys() | team_applied.keys())
-        span_start = min(event_months[0], first)
-        for month in Month.range(span_start, last):
+        span_start = min(min(team_events.keys() | team_applied.keys()), min(wanted))
+        for month in Month.range(span_start, max(wanted)):
             in_window += team_events.get(month, 0)
             applied += team_applied.get(month, 0)
-            if month >= first and (in_window or applied):
+            if month in wanted and (in_window or applied):
                 tally = tallies[team_id, month]
                 tally.lessons_in_window, tally.lessons_applied = in_window, applied
+
+
+def _organisation_percentiles(months: Iterable[Month]) -> dict[Month, tuple]:
+    """The organisation's median and 90th percentile recovery time per month: one query over
+    every post-mortem resolved in those months (percentiles do not add up from teams')."""
+    runs = runs_for(months)
+    if not runs:
+        return {}
+    recovery = HoursBetween("resolved_at", "detected_at")
+    rows = (PostMortem.objects.filter(_scope(runs, "resolved_at")).order_by()
+            .values(month=_month_of("resolved_at"))
+            .annotate(median=Percentile(recovery, 0.5), p90=Percentile(recovery, 0.9)))
+    return {_as_month(row["month"]): (row["median"], row["p90"]) for row in rows}
+
+
+def organisation_tally(team_tallies: Iterable[tuple[int, Tally]], percentiles: tuple) -> Tally:
+    """The organisation's month: the sum of its teams' disjoint counts, added in team order (so
+    a full and an incremental computation give the same floats), with its own percentiles."""
+    total = Tally()
+    for _team_id, tally in sorted(team_tallies, key=lambda item: item[0]):
+        total.add(tally)
+    total.recovery_median, total.recovery_p90 = percentiles
+    return total
 
 
 # --- Snapshots ------------------------------------------------------------------------------
@@ -358,27 +474,27 @@ def compute(months: Iterable[MonthLike], team_ids: list[int] | None = None,
     months = sorted({Month.of(month) for month in months})
     if not months:
         return {}
-    tallies, organisation_percentiles = collect(months, team_ids, today=today)
-    wanted = set(months)
+    tallies = collect(runs_for(months, team_ids), today=today)
     teams = team_ids if team_ids is not None else list(Team.objects.values_list("id", flat=True))
     values: dict[Key, dict] = {}
     for team_id in teams:
         for month in months:
             values[team_id, month] = tallies.get((team_id, month), Tally()).snapshot_values(month)
     if team_ids is None:
-        organisation: dict[Month, Tally] = defaultdict(Tally)
-        for (_team_id, month), tally in tallies.items():
-            if month in wanted:
-                organisation[month].add(tally)
+        by_month: dict[Month, list[tuple[int, Tally]]] = defaultdict(list)
+        for (team_id, month), tally in tallies.items():
+            by_month[month].append((team_id, tally))
+        percentiles = _organisation_percentiles(months)
         for month in months:
-            tally = organisation.get(month, Tally())
-            tally.recovery_median, tally.recovery_p90 = organisation_percentiles.get(month, (None, None))
-            values[None, month] = tally.snapshot_values(month)
+            organisation = organisation_tally(by_month.get(month, []), percentiles.get(month, (None, None)))
+            values[None, month] = organisation.snapshot_values(month)
     return values
 
 
-def recompute(months: Iterable[MonthLike], team_ids: list[int] | None = None) -> int:
-    """Compute and store snapshots (see ``compute``); return how many were written.
+def recompute(months: Iterable[MonthLike], team_ids: list[int] | None = None, *,
+              computation: str = Computation.MANUAL) -> int:
+    """Compute and store snapshots (see ``compute``) for every team (or ``team_ids``) over
+    ``months``; return how many were written. ``computation`` is stored with them.
 
     Idempotent: rows are upserted on (team, month). Each row records the ``dirty_version`` it
     had before the computation started, so writes that land meanwhile keep it stale.
@@ -387,22 +503,88 @@ def recompute(months: Iterable[MonthLike], team_ids: list[int] | None = None) ->
     if not months:
         return 0
     started = time.perf_counter()
-    scope = MetricSnapshot.objects.filter(month__gte=months[0].first_day, month__lte=months[-1].first_day)
+    scope = MetricSnapshot.objects.filter(month__in=[month.first_day for month in months])
     if team_ids is not None:
         scope = scope.filter(team_id__in=team_ids)
     versions = {(team_id, Month.of(month)): version
                 for team_id, month, version in scope.order_by().values_list("team_id", "month", "dirty_version")}
     values = compute(months, team_ids)
+    with transaction.atomic():
+        written = _store(values, versions, computation)
+    logger.debug("metrics: %d snapshots for %s teams over %d months in %.0f ms", written,
+                 "all" if team_ids is None else len(team_ids), len(months), (time.perf_counter() - started) * 1000)
+    return written
+
+
+def recompute_keys(keys: Iterable[tuple[int | None, MonthLike]], *, computation: str = Computation.EDIT) -> int:
+    """Recompute exactly ``keys`` — (team id, month) pairs, team None for the organisation —
+    and return how many snapshots were written.
+
+    Team keys are grouped into contiguous runs per team (one set of grouped queries for all of
+    them). An organisation month is the sum of its teams' stored counts plus one query for its
+    median and 90th percentile; so its teams' snapshots of that month that are missing or stale
+    are recomputed first. Versions are read before anything is computed (see ``recompute``).
+    """
+    team_keys: set[tuple[int, Month]] = set()
+    organisation_months: set[Month] = set()
+    for team_id, month in keys:
+        if team_id is None:
+            organisation_months.add(Month.of(month))
+        else:
+            team_keys.add((team_id, Month.of(month)))
+    if not team_keys and not organisation_months:
+        return 0
+    started = time.perf_counter()
+    months = {month for _, month in team_keys} | organisation_months
+    scope = MetricSnapshot.objects.filter(month__in=[month.first_day for month in months])
+    if not organisation_months:
+        scope = scope.filter(team_id__in={team_id for team_id, _ in team_keys})
+    versions: dict[Key, int] = {}
+    fresh: set[Key] = set()
+    for team_id, day, dirty, computed, computed_at in scope.order_by().values_list(
+            "team_id", "month", "dirty_version", "computed_version", "computed_at"):
+        key = (team_id, Month.of(day))
+        versions[key] = dirty
+        if computed_at is not None and dirty <= computed:
+            fresh.add(key)
+    if organisation_months:
+        team_ids = list(Team.objects.order_by().values_list("id", flat=True))
+        team_keys |= {(team_id, month) for team_id in team_ids for month in organisation_months
+                      if (team_id, month) not in fresh}
+    tallies = collect(runs_for_keys(team_keys))
+    values = {key: tallies.get(key, Tally()).snapshot_values(key[1]) for key in team_keys}
+    with transaction.atomic():
+        written = _store(values, versions, computation)
+        if organisation_months:
+            written += _store(_organisation_from_teams(sorted(organisation_months)), versions, computation)
+    logger.debug("metrics: %d snapshots (%d keys asked) in %.0f ms", written, len(team_keys) + len(organisation_months),
+                 (time.perf_counter() - started) * 1000)
+    return written
+
+
+def _organisation_from_teams(months: list[Month]) -> dict[Key, dict]:
+    """The organisation's snapshot values for ``months`` from its teams' stored snapshots."""
+    columns = list(STORED_COUNTS.values())
+    by_month: dict[Month, list[tuple[int, Tally]]] = defaultdict(list)
+    rows = (MetricSnapshot.objects.filter(team__isnull=False, month__in=[month.first_day for month in months])
+            .order_by().values("team_id", "month", *columns))
+    for row in rows:
+        by_month[Month.of(row["month"])].append((row["team_id"], Tally.from_snapshot(row)))
+    percentiles = _organisation_percentiles(months)
+    return {(None, month): organisation_tally(by_month.get(month, []), percentiles.get(month, (None, None)))
+            .snapshot_values(month) for month in months}
+
+
+def _store(values: dict[Key, dict], versions: dict[Key, int], computation: str) -> int:
+    """Upsert snapshot values with the versions seen before computing and who computed them
+    (inside the caller's transaction)."""
     now = timezone.now()
     rows = [{"team_id": team_id, "month": month.first_day, **figures, "computed_at": now,
-             "dirty_version": versions.get((team_id, month), 0),
+             "computed_by": computation, "dirty_version": versions.get((team_id, month), 0),
              "computed_version": versions.get((team_id, month), 0)}
             for (team_id, month), figures in values.items()]
-    with transaction.atomic():
-        _upsert([row for row in rows if row["team_id"] is not None], organisation=False)
-        _upsert([row for row in rows if row["team_id"] is None], organisation=True)
-    logger.debug("metrics: %d snapshots for %s teams over %d months in %.0f ms", len(rows),
-                "all" if team_ids is None else len(team_ids), len(months), (time.perf_counter() - started) * 1000)
+    _upsert([row for row in rows if row["team_id"] is not None], organisation=False)
+    _upsert([row for row in rows if row["team_id"] is None], organisation=True)
     return len(rows)
 
 
@@ -411,9 +593,7 @@ _FIELDS = [f for f in MetricSnapshot._meta.concrete_fields if not f.primary_key]
 
 def _preparers() -> list:
     """Per column, how to turn a Python value into a query parameter: only JSON and datetimes
-    need the backend's adaptation (ints, floats, dates and None pass as they are)."""
-    from django.db.models import DateTimeField, JSONField
-
+    need the backend's adaptation (ints, floats, dates, strings and None pass as they are)."""
     preparers = []
     for f in _FIELDS:
         if isinstance(f, JSONField | DateTimeField):
@@ -423,9 +603,15 @@ def _preparers() -> list:
     return preparers
 
 
+def _batch_size() -> int:
+    limit = connection.features.max_query_params or 65535
+    return max(1, min(1000, limit // len(_FIELDS)))
+
+
 def _upsert(rows: list[dict], *, organisation: bool) -> None:
-    """INSERT … ON CONFLICT (partial unique index) DO UPDATE: the same SQL on SQLite and PostgreSQL,
-    sent with ``executemany`` (one prepared statement, pipelined by psycopg).
+    """Set-based INSERT … ON CONFLICT (partial unique index) DO UPDATE: on PostgreSQL one
+    statement whose rows travel as a single JSON parameter (``jsonb_to_recordset``: no per-row
+    or per-value cost in the driver); elsewhere multi-row ``VALUES`` of up to 1,000 rows.
 
     ``dirty_version`` is only written for new rows: marks added while computing must survive.
     """
@@ -439,13 +625,23 @@ def _upsert(rows: list[dict], *, organisation: bool) -> None:
                         if f.column not in keep_on_update)
     target = (f"({quote('month')}) WHERE {quote('team_id')} IS NULL" if organisation
               else f"({quote('team_id')}, {quote('month')}) WHERE {quote('team_id')} IS NOT NULL")
-    placeholders = ", ".join(["%s"] * len(_FIELDS))
-    sql = (f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
-           f"ON CONFLICT {target} DO UPDATE SET {updates}")
-    preparers = list(zip(_FIELDS, _preparers(), strict=True))
-    params = [[prepare(row[f.attname]) if prepare else row[f.attname] for f, prepare in preparers] for row in rows]
+    conflict = f"ON CONFLICT {target} DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            types = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in _FIELDS)
+            payload = json.dumps([{f.column: row[f.attname] for f in _FIELDS} for row in rows], cls=DjangoJSONEncoder)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) "
+                           f"AS r({types}) {conflict}", [payload])
+            return
+        row_placeholder = "(" + ", ".join(["%s"] * len(_FIELDS)) + ")"
+        preparers = list(zip(_FIELDS, _preparers(), strict=True))
+        size = _batch_size()
+        for index in range(0, len(rows), size):
+            batch = rows[index:index + size]
+            params = [prepare(row[f.attname]) if prepare else row[f.attname]
+                      for row in batch for f, prepare in preparers]
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_placeholder] * len(batch))} "
+                           f"{conflict}", params)
 
 
 # --- What to compute -------------------------------------------------------------------------
@@ -466,16 +662,16 @@ def data_months(team_ids: list[int] | None = None, until: MonthLike | None = Non
     return Month.range(min(min(moments), until), until)
 
 
-def recompute_all(until: MonthLike | None = None) -> int:
+def recompute_all(until: MonthLike | None = None, *, computation: str = Computation.MANUAL) -> int:
     """Backfill: every team and the organisation, over every month with data."""
-    return recompute(data_months(until=until))
+    return recompute(data_months(until=until), computation=computation)
 
 
-def recompute_stale() -> int:
-    """Recompute every month that has a stale or never-computed snapshot (all teams and the
-    organisation for those months: the organisation's figures need every team's records)."""
-    months = sorted(set(MetricSnapshot.objects.stale().values_list("month", flat=True).distinct()))
-    return recompute(months) if months else 0
+def recompute_stale(*, computation: str = Computation.EDIT) -> int:
+    """Recompute exactly the stale or never-computed snapshots (``recompute_keys``): a write
+    marks its team's months and the organisation's, so only those are computed."""
+    keys = list(MetricSnapshot.objects.stale().order_by().values_list("team_id", "month"))
+    return recompute_keys(keys, computation=computation) if keys else 0
 
 
 def mark_stale(team_id: int, months: Iterable[MonthLike], now: dt.datetime | None = None) -> None:

@@ -10,6 +10,7 @@ they are passed as dates (``Month.day_bounds``).
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -41,10 +42,20 @@ def _forget_paths(setting: str, **kwargs) -> None:
         _path.cache_clear()
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~:-]*")  # what ``quote(value, safe=":")`` leaves as it is
+
+
+@lru_cache(maxsize=16384)
+def _quote(value: str | int) -> str:
+    """A query value, quoted; each value once (a page repeats the same month bounds hundreds of times)."""
+    text = str(value)
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe=":")
+
+
 def _query(params: dict) -> str:
-    """``urlencode`` for the simple values used here (slugs, dates, choices), without its overhead."""
-    return "&".join(f"{key}={quote(str(value), safe=':')}" for key, value in params.items()
-                    if value not in (None, ""))
+    """``urlencode`` for the simple values used here (slugs, dates, choices), without its overhead:
+    most values (slugs, ISO moments) need no quoting at all."""
+    return "&".join(f"{key}={_quote(value)}" for key, value in params.items() if value not in (None, ""))
 
 
 def build_url(url_name: str, *args, **params) -> str | None:
@@ -56,23 +67,46 @@ def build_url(url_name: str, *args, **params) -> str | None:
     return f"{base}?{query}" if query else base
 
 
+@lru_cache(maxsize=1024)
+def _month_bounds(month: Month) -> tuple[str, str]:
+    bounds = month.query_bounds()
+    return bounds["after"], bounds["before"]
+
+
+@lru_cache(maxsize=1024)
+def _lesson_window(month: Month) -> tuple[str, str]:
+    return utc_iso(month.end - LESSON_WINDOW), utc_iso(month.end)
+
+
+@lru_cache(maxsize=1024)
+def _due_bounds(month: Month) -> tuple[str, str]:
+    bounds = month.day_bounds()
+    return bounds["after"], bounds["before"]
+
+
 class DrillDown:
-    """The list URLs behind one team's (``team_slug``; None: every team's) monthly figures."""
+    """The list URLs behind one team's (``team_slug``; None: every team's) monthly figures.
+
+    A dashboard asks for the same link many times (a card, the monthly table, a chart's point):
+    each instance builds each URL once (a page uses one instance per team)."""
 
     def __init__(self, team_slug: str | None) -> None:
         self.team = team_slug
+        self._urls: dict[tuple, str | None] = {}
 
     def _url(self, url_name: str, **params) -> str | None:
+        key = (url_name, *params.items())
+        if key in self._urls:
+            return self._urls[key]
         base = _path(url_name, ())
-        if base is None:
-            return None
-        query = _query({"team": self.team, **params})
-        return f"{base}?{query}" if query else base
+        query = _query({"team": self.team, **params}) if base is not None else ""
+        url = None if base is None else f"{base}?{query}" if query else base
+        self._urls[key] = url
+        return url
 
     @staticmethod
     def _bounds(month: Month) -> tuple[str, str]:
-        bounds = month.query_bounds()
-        return bounds["after"], bounds["before"]
+        return _month_bounds(month)
 
     def experiments_started(self, month: Month, **extra) -> str | None:
         after, before = self._bounds(month)
@@ -98,13 +132,13 @@ class DrillDown:
 
     def lessons_in_window(self, month: Month, *, applied: bool = False) -> str | None:
         """Lessons documented in ``[end − 365 days, end)`` (and applied before ``end``)."""
-        start, end = utc_iso(month.end - LESSON_WINDOW), utc_iso(month.end)
+        start, end = _lesson_window(month)
         return self._url(LESSONS, documented_after=start, documented_before=end,
                          applied_before=end if applied else "")
 
     def action_items_due(self, month: Month, **extra) -> str | None:
-        bounds = month.day_bounds()
-        return self._url(ACTION_ITEMS, due_after=bounds["after"], due_before=bounds["before"], **extra)
+        after, before = _due_bounds(month)
+        return self._url(ACTION_ITEMS, due_after=after, due_before=before, **extra)
 
 
 def team_dashboard_url(slug: str, first: Month | None = None, last: Month | None = None) -> str | None:

@@ -6,7 +6,8 @@ to those records.
 
 Staleness is tracked with two counters instead of clocks (web and worker clocks may differ):
 a write bumps ``dirty_version``; a computation stores the ``dirty_version`` it saw when it
-started in ``computed_version``. A snapshot is fresh when both are equal.
+started in ``computed_version``. A snapshot is fresh when both are equal. ``computed_by`` names
+the computation that produced the stored figures (pages say which one).
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from django.db import models
 from django.db.models import F, Q
 
 from learninghub.kernel.periods import Month
+
+
+class Computation(models.TextChoices):
+    """Which computation produced a snapshot's figures; the label completes "computed … by"."""
+
+    SCHEDULED = "scheduled", "the scheduled nightly recomputation"
+    EDIT = "edit", "the recomputation after an edit"
+    LIVE = "live", "a live computation for a page"
+    MANUAL = "manual", "a recomputation run by hand (command, API or setup)"
 
 
 class MetricSnapshotQuerySet(models.QuerySet):
@@ -76,6 +86,9 @@ class MetricSnapshot(models.Model):
     failure_recovery_time_p90 = models.FloatField(null=True, blank=True)
     time_to_detect_samples = models.PositiveIntegerField(default=0)
     time_to_detect = models.FloatField(null=True, blank=True, help_text="Mean hours from occurrence to detection")
+    # The sums behind both means: the organisation's means are re-derived from its teams' sums.
+    recovery_hours_total = models.FloatField(default=0.0, help_text="Sum of the recovery samples, in hours")
+    time_to_detect_hours_total = models.FloatField(default=0.0, help_text="Sum of the detection samples, in hours")
 
     # Action items due in the month.
     action_items_due = models.PositiveIntegerField(default=0)
@@ -90,6 +103,8 @@ class MetricSnapshot(models.Model):
     learning_efficiency_score = models.FloatField(null=True, blank=True)
 
     computed_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never computed yet")
+    computed_by = models.CharField(max_length=16, choices=Computation.choices, blank=True,
+                                   help_text="The computation that produced these figures (empty: never computed)")
     dirty_version = models.PositiveBigIntegerField(default=0, help_text="Bumped whenever underlying records change")
     computed_version = models.PositiveBigIntegerField(default=0,
                                                       help_text="The dirty version the stored figures reflect")
@@ -111,6 +126,10 @@ class MetricSnapshot(models.Model):
     @property
     def is_stale(self) -> bool:
         return self.computed_at is None or self.dirty_version > self.computed_version
+
+    @property
+    def computed_by_label(self) -> str:
+        return self.get_computed_by_display() if self.computed_by else ""
 
     @property
     def period(self) -> Month:

@@ -150,19 +150,24 @@ def metric_cards(snapshot: MetricSnapshot, previous: MetricSnapshot | None, dril
 
 @dataclass
 class Cell:
+    """A table cell: its text (linked to its records), and further links when the records sit in
+    two lists (repeats are failed experiments *and* post-mortems)."""
+
     text: str
     url: str | None = None
     title: str = ""
+    links: list[Part] = field(default_factory=list)
 
 
 def month_rows(snapshots: list[MetricSnapshot], drill: DrillDown) -> list[dict]:
-    """The monthly table, newest first: every figure and count, each count a link."""
+    """The monthly table, newest first: the score, then every figure and count, each count a link."""
     rows = []
     for s in sorted(snapshots, key=lambda snapshot: snapshot.month, reverse=True):
         m = s.period
         rows.append({
             "month": m.short_label,
             "cells": [
+                Cell(fmt_score(s.learning_efficiency_score), None, "Learning efficiency score"),
                 Cell(f"{s.experiments_started:,}", drill.experiments_started(m), "Experiments started"),
                 Cell(f"{s.experiments_novel:,}", drill.novel_experiments(m), "Novel experiments"),
                 Cell(fmt_velocity(s.experiment_velocity), drill.experiments_started(m), "Experiments per week"),
@@ -185,30 +190,33 @@ def month_rows(snapshots: list[MetricSnapshot], drill: DrillDown) -> list[dict]:
                 Cell(f"{s.action_items_overdue:,}", drill.action_items_due(m, overdue="true"), "Overdue action items"),
                 Cell(fmt_rate(s.action_item_completion_rate), drill.action_items_due(m, status="done"),
                      "Action item completion rate"),
-                Cell(fmt_score(s.learning_efficiency_score), None, "Learning efficiency score"),
             ],
         })
     return rows
 
 
-def _repeats_cell(s: MetricSnapshot, drill: DrillDown) -> Cell:
-    """Repeats are failed experiments and post-mortems: one link opens one list, so the count
-    links only when one list holds them all (the card links both)."""
+def _repeat_links(s: MetricSnapshot, drill: DrillDown) -> tuple[str | None, list[Part]]:
+    """Repeats are failed experiments and post-mortems, in two lists: one link when one list holds
+    them all, else a link to each ("1 experiment · 1 post-mortem"), so every record is reachable."""
     m = s.period
     if not s.postmortem_repeat_failures:
-        url = drill.failed_experiments(m, repeat=True)
-    elif not s.experiment_repeat_failures:
-        url = drill.postmortems_occurred(m, repeat=True)
-    else:
-        url = None
+        return drill.failed_experiments(m, repeat=True), []
+    if not s.experiment_repeat_failures:
+        return drill.postmortems_occurred(m, repeat=True), []
+    return None, [(plural(s.experiment_repeat_failures, "experiment"), drill.failed_experiments(m, repeat=True)),
+                  (plural(s.postmortem_repeat_failures, "post-mortem"), drill.postmortems_occurred(m, repeat=True))]
+
+
+def _repeats_cell(s: MetricSnapshot, drill: DrillDown) -> Cell:
+    url, links = _repeat_links(s, drill)
     title = (f"Repeat failures: {plural(s.experiment_repeat_failures, 'experiment')}, "
              f"{plural(s.postmortem_repeat_failures, 'post-mortem')}")
-    return Cell(f"{s.repeat_failures:,}", url, title)
+    return Cell(f"{s.repeat_failures:,}", url, title, links)
 
 
-MONTH_TABLE_HEADINGS = ["Started", "Novel", "Per week", "Innovation", "Failed exp.", "Post-mortems", "Repeats",
+MONTH_TABLE_HEADINGS = ["Score", "Started", "Novel", "Per week", "Innovation", "Failed exp.", "Post-mortems", "Repeats",
                         "Repeat rate", "Lessons applied", "Application", "Resolved", "Recovery", "Median / p90",
-                        "Detect", "Items on time", "Overdue", "Completion", "Score"]
+                        "Detect", "Items on time", "Overdue", "Completion"]
 
 
 def team_comparison_rows(teams, snapshots: dict[int, MetricSnapshot], month: Month, my_team_ids: set[int]) -> list:
@@ -220,12 +228,13 @@ def team_comparison_rows(teams, snapshots: dict[int, MetricSnapshot], month: Mon
         row = {"team": team, "mine": team.pk in my_team_ids, "dashboard_url": team_dashboard_url(team.slug),
                "snapshot": s, "cells": []}
         if s is not None:
+            repeats_url, repeats_links = _repeat_links(s, drill)
             row["cells"] = [
                 Cell(fmt_score(s.learning_efficiency_score), team_dashboard_url(team.slug, month, month),
                      "Learning efficiency score (opens the team's month)"),
                 Cell(f"{s.experiments_started:,}", drill.experiments_started(month), "Experiments started"),
-                Cell(f"{s.repeat_failures:,} of {s.failures:,}", drill.failed_experiments(month, repeat=True),
-                     "Repeat failures of all failures"),
+                Cell(f"{s.repeat_failures:,} of {s.failures:,}", repeats_url, "Repeat failures of all failures",
+                     repeats_links),
                 Cell(f"{s.lessons_applied:,} of {s.lessons_in_window:,}", drill.lessons_in_window(month, applied=True),
                      "Lessons applied of lessons in the window"),
                 Cell(f"{s.action_items_done_on_time:,} of {s.action_items_due:,}", drill.action_items_due(month),

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
 
 from learninghub.insights.metrics import engine
+from learninghub.kernel.outbox import enqueue_durably
 from learninghub.kernel.queue import enqueue_by_name
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,9 @@ RECOMPUTE_TASK = "metrics.tasks.recompute_stale"
 # How long past its countdown a scheduled run may be late (a busy or dead worker) before pages
 # stop waiting for it and compute stale snapshots themselves.
 SCHEDULE_GRACE_SECONDS = 120
+# When a page first asked a worker for a run that has not started yet (see ``revalidate``).
+REQUESTED_KEY = "metrics:recompute-requested"
+REQUEST_MEMORY_SECONDS = 86400
 
 
 def debounce_seconds() -> int:
@@ -75,7 +80,7 @@ def schedule_recompute() -> bool:
     if not claimed:
         return True
     # By name: the tasks module imports this one (for ``release``), so importing it back would be a cycle.
-    if enqueue_by_name(RECOMPUTE_TASK, countdown=debounce_seconds()):
+    if enqueue_durably(RECOMPUTE_TASK, countdown=debounce_seconds(), once=True):
         return True
     release()
     return False
@@ -84,7 +89,7 @@ def schedule_recompute() -> bool:
 def release() -> None:
     """Let the next write schedule a new run (called by the task as it starts)."""
     with contextlib.suppress(Exception):
-        cache.delete(SCHEDULED_KEY)
+        cache.delete_many([SCHEDULED_KEY, REQUESTED_KEY])
 
 
 def recompute_is_scheduled() -> bool:
@@ -95,3 +100,41 @@ def recompute_is_scheduled() -> bool:
         return cache.get(SCHEDULED_KEY) is not None
     except Exception:
         return False
+
+
+def sweep_stale() -> bool:
+    """Outbox sweep (``learninghub.kernel.outbox.register_sweep``): after a broker outage, stale
+    snapshots whose debounced run was never queued get one now. True when one is scheduled."""
+    from learninghub.insights.metrics.models import MetricSnapshot
+
+    return MetricSnapshot.objects.stale().exists() and schedule_recompute()
+
+
+def revalidate() -> bool:
+    """For a page serving stale snapshots (stale-while-revalidate): True when a worker will
+    recompute them — a run is scheduled, or the broker takes one now — so the page need not.
+
+    Fire-and-forget (``enqueue_by_name``, breaker-aware): a page writes nothing, since the write
+    that made the rows stale stored its own durable request. False — the page computes what it
+    shows — with tasks in-process, the cache or the broker down, or when a run a page asked for
+    more than the debounce and grace ago has still not started (no worker is taking them).
+    """
+    if tasks_in_process():
+        return False
+    try:
+        requested = cache.get(REQUESTED_KEY)
+        if requested is not None and time.time() - requested > debounce_seconds() + SCHEDULE_GRACE_SECONDS:
+            return False
+        if cache.get(SCHEDULED_KEY) is not None:
+            return True
+        if not cache.add(SCHEDULED_KEY, "1", timeout=debounce_seconds() + SCHEDULE_GRACE_SECONDS):
+            return True
+    except Exception as exc:  # the cache is down
+        logger.warning("metrics: cannot schedule a recomputation, cache unavailable: %s", exc)
+        return False
+    if enqueue_by_name(RECOMPUTE_TASK, countdown=debounce_seconds()):
+        with contextlib.suppress(Exception):
+            cache.add(REQUESTED_KEY, time.time(), timeout=REQUEST_MEMORY_SECONDS)
+        return True
+    release()
+    return False

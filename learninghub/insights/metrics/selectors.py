@@ -1,8 +1,11 @@
 """Reading snapshots for pages and the API: one query, whatever the history.
 
-A snapshot that is missing (never computed) is computed in-process for the request; so is a
-stale one unless a worker is about to recompute it (see ``metrics.scheduling``). Pages then say
-the figures are live rather than scheduled.
+Stale-while-revalidate: a stale snapshot (records changed since it was computed) is served as
+it is, labelled, while a worker recomputes it — the recomputation is scheduled if it is not
+already (see ``metrics.scheduling``). Only what cannot wait is computed in-process, and only the
+keys needed (``engine.recompute_keys``): a *missing* snapshot (never computed), or a stale one
+when no worker can take it (tasks in-process, the broker or the cache down). Pages then say the
+figures are live. Background callers that act on the figures (alerts) ask for ``fresh`` ones.
 """
 
 from __future__ import annotations
@@ -11,11 +14,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from learninghub.insights.metrics import engine
-from learninghub.insights.metrics.models import MetricSnapshot
-from learninghub.insights.metrics.scheduling import recompute_is_scheduled
+from learninghub.insights.metrics.models import Computation, MetricSnapshot
+from learninghub.insights.metrics.scheduling import revalidate
 from learninghub.kernel.periods import Month
 
 Key = tuple[int | None, Month]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One computation behind some of the figures shown: which, and when it last ran for them."""
+
+    computation: str
+    label: str
+    computed_at: dt.datetime
 
 
 @dataclass
@@ -38,10 +50,28 @@ class SnapshotSet:
         moments = [row.computed_at for row in self.rows.values() if row.computed_at]
         return min(moments) if moments else None
 
+    @property
+    def sources(self) -> list[Source]:
+        """The computations that produced the figures shown, the most recent first (each with
+        the last time it ran for them): what the status line names."""
+        latest: dict[str, dt.datetime] = {}
+        for row in self.rows.values():
+            if row.computed_at and row.computed_by and row.computed_at > latest.get(row.computed_by, row.computed_at):
+                latest[row.computed_by] = row.computed_at
+            elif row.computed_at and row.computed_by:
+                latest.setdefault(row.computed_by, row.computed_at)
+        labels = dict(Computation.choices)
+        return [Source(computation, labels.get(computation, computation), moment)
+                for computation, moment in sorted(latest.items(), key=lambda item: item[1], reverse=True)]
 
-def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool = False) -> SnapshotSet:
-    """Snapshots of ``team_ids`` (and of the organisation) for ``months``: one query when all are
-    fresh; otherwise the missing or unscheduled-stale ones are computed first (one engine run)."""
+
+def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool = False,
+                 fresh: bool = False) -> SnapshotSet:
+    """Snapshots of ``team_ids`` (and of the organisation) for ``months``, in one query when
+    none is missing (stale ones are served and recomputed by a worker; see the module).
+
+    ``fresh``: compute stale snapshots in-process too (for callers acting on the figures).
+    """
     months = sorted({Month.of(month) for month in months})
     expected = [(team_id, month) for team_id in team_ids for month in months]
     if organisation:
@@ -51,14 +81,11 @@ def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool
     result = SnapshotSet(rows=_read(months, team_ids, organisation))
     missing = [key for key in expected if key not in result.rows or result.rows[key].computed_at is None]
     stale = [key for key in expected if key in result.rows and result.rows[key].is_stale and key not in missing]
-    scheduled = bool(stale) and recompute_is_scheduled()
-    to_compute = missing + ([] if scheduled else stale)
+    to_compute = missing
+    if stale and (fresh or not revalidate()):
+        to_compute = missing + stale
     if to_compute:
-        compute_months = sorted({month for _, month in to_compute})
-        if any(team_id is None for team_id, _ in to_compute):
-            engine.recompute(compute_months)  # the organisation needs every team's records
-        else:
-            engine.recompute(compute_months, team_ids=sorted({team_id for team_id, _ in to_compute}))
+        engine.recompute_keys(to_compute, computation=Computation.LIVE)
         result.rows = _read(months, team_ids, organisation)
         result.computed_live = True
     result.pending = any(result.rows[key].is_stale for key in expected if key in result.rows)
@@ -66,7 +93,7 @@ def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool
 
 
 def _read(months: list[Month], team_ids: list[int], organisation: bool) -> dict[Key, MetricSnapshot]:
-    queryset = MetricSnapshot.objects.between(months[0], months[-1])
+    queryset = MetricSnapshot.objects.between(months[0], months[-1]).select_related("team")
     if organisation and team_ids:
         queryset = queryset.filter(team_id__in=team_ids) | queryset.filter(team__isnull=True)
     elif organisation:

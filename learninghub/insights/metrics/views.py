@@ -52,6 +52,13 @@ class MonthRangeForm(forms.Form):
             self.add_error("from", f"Show at most {MAX_MONTHS} months at a time.")
         return cleaned
 
+    def shown(self, months: list[Month]) -> MonthRangeForm:
+        """The form as the page shows it: its inputs hold the months displayed (the defaults
+        filled in); an invalid form stays as typed, beside its errors."""
+        if self.is_bound and not self.is_valid():
+            return self
+        return MonthRangeForm(initial={"from": months[0].key, "to": months[-1].key})
+
     def months(self) -> list[Month]:
         """The chosen months; the default range when the input is missing or invalid."""
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
@@ -70,6 +77,12 @@ class MonthForm(forms.Form):
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         return data.get("month") or Month.last_complete()
 
+    def shown(self, month: Month) -> MonthForm:
+        """The form as the page shows it: its input holds the month displayed (see MonthRangeForm)."""
+        if self.is_bound and not self.is_valid():
+            return self
+        return MonthForm(initial={"month": month.key})
+
 
 def _beside(shown: Month) -> list[Month]:
     """The month in progress when the month shown is the last complete one (it is shown beside)."""
@@ -87,7 +100,9 @@ def _in_progress(snapshots, team_id: int | None, shown: Month, drill: DrillDown)
 
 
 def _status(snapshots) -> dict:
-    return {"live": snapshots.computed_live, "pending": snapshots.pending, "computed_at": snapshots.computed_at}
+    """The status line: live, pending or up to date, and which computations produced the figures."""
+    return {"live": snapshots.computed_live, "pending": snapshots.pending, "computed_at": snapshots.computed_at,
+            "sources": snapshots.sources}
 
 
 def organisation_dashboard(request: HttpRequest) -> HttpResponse:
@@ -112,8 +127,9 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     selected = {team.pk: snapshots.get(team.pk, month) for team in teams if snapshots.get(team.pk, month)}
     trend = charts.team_scores_figure(teams, by_team, months, organisation_url)
     comparison = charts.team_comparison_figure(teams, selected, month)
+    trend_table, comparison_table = (charts.data_table(figure) if figure else None for figure in (trend, comparison))
     context = {
-        "form": form,
+        "form": form.shown(month),
         "month": month,
         "month_label": month.label,
         "partial": not month.is_complete(),
@@ -125,6 +141,8 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
                         or s.postmortems_resolved for s in by_team.get(None, [])),
         "trend_json": charts.to_json(trend) if trend else None,
         "comparison_json": charts.to_json(comparison) if comparison else None,
+        "trend_table": trend_table,
+        "comparison_table": comparison_table,
         "team_rows": team_comparison_rows(teams, selected, month, my_team_ids),
         "teams": teams,
         "status": _status(snapshots),
@@ -149,15 +167,24 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         _panel("score", "Learning efficiency score", charts.score_figure(series, months, team.slug),
                "No learning efficiency score in these months.",
                "Record experiments, failures (experiments or post-mortems) or lessons: the score combines them."),
-        _panel("rates", "Repeats, lessons applied, innovation and action items on time",
-               charts.rates_figure(series, months, drill), "No rates to show for these months.",
-               "Each rate needs its records: failures for the repeat rate, lessons for the application rate, "
-               "started experiments for innovation, action items with due dates for completion."),
-        _panel("velocity", "Velocity (experiments per week) and innovation",
+        _panel("repeat", "Repeat failure rate (lower is better)",
+               charts.rate_figure("repeat", series, months, drill), "No failures recorded in these months.",
+               "Failed experiments and post-mortems give the repeat rate; link a failure to the earlier one it "
+               "repeats."),
+        _panel("lessons", "Lesson application rate",
+               charts.rate_figure("lessons", series, months, drill), "No lessons in these months' windows.",
+               "Document lessons in experiments and post-mortems, and record where they were applied."),
+        _panel("innovation", "Innovation index (novel experiments)",
+               charts.rate_figure("innovation", series, months, drill), "No experiments started in these months.",
+               "Mark experiments that try a new approach as novel to see the innovation index."),
+        _panel("completion", "Action items done on time",
+               charts.rate_figure("completion", series, months, drill), "No action items due in these months.",
+               "Give the action items of post-mortems an owner and a due date to see how many are done on time."),
+        _panel("velocity", "Velocity (experiments per week)",
                charts.velocity_figure(series, months, drill), "No experiments started in these months.",
-               "Record experiments as you start them (an outcome can stay “in progress”) to see velocity, and "
-               "mark new approaches as novel to see the innovation index.", build_url("experiments:create")),
-        _panel("recovery", "Failure recovery time (mean, median, 90th percentile) and time to detect",
+               "Record experiments as you start them (an outcome can stay “in progress”) to see velocity.",
+               build_url("experiments:create")),
+        _panel("recovery", "Failure recovery time (median, 90th percentile) and time to detect",
                charts.recovery_figure(series, months, drill), "No post-mortem was resolved in these months.",
                "Write post-mortems with the time the failure occurred, was detected and was resolved.",
                build_url("postmortems:create")),
@@ -176,7 +203,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     other_teams = Team.objects.exclude(pk=team.pk).order_by("name").values_list("name", "slug")
     context = {
         "team": team,
-        "form": form,
+        "form": form.shown(months),
         "months": months,
         "range_label": f"{months[0].short_label} – {last.short_label}",
         "last_label": last.label,
@@ -197,5 +224,7 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _panel(key: str, title: str, figure: dict | None, empty: str, hint: str, action_url: str | None = None) -> dict:
-    return {"key": key, "title": title, "figure_json": charts.to_json(figure) if figure else None,
+    """A chart panel: the figure's JSON and its data table (the text alternative), or an empty state."""
+    table = charts.data_table(figure) if figure else None
+    return {"key": key, "title": title, "figure_json": charts.to_json(figure) if figure else None, "table": table,
             "empty": empty, "hint": hint, "action_url": action_url}

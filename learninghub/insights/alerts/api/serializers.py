@@ -10,7 +10,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     team = TeamSlugField()
     kind = serializers.ChoiceField(choices=RuleKind.choices)
     threshold = serializers.FloatField(required=False, help_text="In the rule's range (see the team's alert page)")
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AlertRule

@@ -55,7 +55,8 @@ class MetricSnapshotSerializer(serializers.ModelSerializer):
     """Every metric of one month, the counts behind each ratio, and when it was computed."""
 
     month = MonthField(read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True,
+                                        help_text="null: the whole organisation")
     postmortem_failures_by_mode = serializers.DictField(child=serializers.IntegerField(), read_only=True)
     stale = serializers.BooleanField(source="is_stale", read_only=True,
                                      help_text="Records changed since; a recomputation is scheduled")

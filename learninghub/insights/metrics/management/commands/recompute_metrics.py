@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from learninghub.insights.metrics import engine
+from learninghub.insights.metrics.models import Computation
 from learninghub.kernel.models import Team
 from learninghub.kernel.periods import Month
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
         with tqdm(total=len(months), unit="month", desc="Recomputing", disable=None) as progress:
             for index in range(0, len(months), CHUNK_MONTHS):
                 chunk = months[index:index + CHUNK_MONTHS]
-                written += engine.recompute(chunk, team_ids=team_ids)
+                written += engine.recompute(chunk, team_ids=team_ids, computation=Computation.MANUAL)
                 progress.update(len(chunk))
         scope = f"team {team}" if team else "every team and the organisation"
         self.stdout.write(self.style.SUCCESS(
