@@ -3,7 +3,6 @@ and services (their Django ValidationErrors become 400s with field messages)."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -147,7 +146,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
         # Uniqueness of (team, external_id) is the upsert key, not an error: the view handles it.
         validators: list = []
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field({"type": "number", "format": "float", "nullable": True})
     def get_duration_seconds(self, experiment: Experiment) -> float | None:
         return experiment.duration.total_seconds() if experiment.duration is not None else None
 

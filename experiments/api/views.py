@@ -29,7 +29,8 @@ from learninghub.kernel.api.viewsets import TeamScopedModelViewSet
         summary="Create an experiment, or update it if the team already has its external_id (upsert)",
         description="With `external_id`, a second send for the same team updates that experiment and answers "
                     "200 with the same `id` (201 the first time), so tooling can retry safely. Fields not sent "
-                    "keep their values on such an update.",
+                    "keep their values on such an update; a retry that changes nothing writes nothing "
+                    "(the same `version`).",
         responses={201: ExperimentSerializer, 200: ExperimentSerializer},
     ),
     destroy=extend_schema(summary="Delete an experiment (leads of its team and staff only)"),

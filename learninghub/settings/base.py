@@ -352,8 +352,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "learninghub.kernel.api.exceptions.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "learninghub.kernel.api.parsers.DepthLimitedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "learninghub.kernel.api.parsers.CheckedFormParser",
+        "learninghub.kernel.api.parsers.CheckedMultiPartParser",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.templatetags.static import static
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from experiments.models import Experiment
@@ -171,6 +173,26 @@ def test_detail_of_an_experiment_without_a_creator(member_client, team):
     assert re.search(r"<dt>Recorded by</dt><dd>—", response.content.decode())
 
 
+def test_review_queue_with_a_decision_by_a_deleted_user(lead_client, team, settings):
+    """The same template pattern as the detail page (a name from a nullable user as a filter
+    argument) on the repeats review queue: its person may be gone (``SET_NULL``)."""
+    from learninghub.insights.repeats.models import RepeatCandidate, RepeatDecision
+    from learninghub.insights.repeats.tasks import detect_repeat
+
+    settings.REPEAT_AUTO_LINK_THRESHOLD = 1.01  # nothing links by itself: the candidate waits
+    hypothesis = "In-batch negatives improve recall of the two-tower retrieval model"
+    ExperimentFactory(team=team, failed=True, title="Two-tower retrieval", hypothesis=hypothesis,
+                      started_at=timezone.now() - dt.timedelta(days=60))
+    later = ExperimentFactory(team=team, failed=True, title="Two-tower retrieval v2", hypothesis=hypothesis,
+                              started_at=timezone.now() - dt.timedelta(days=5))
+    detect_repeat.delay("experiment", later.pk)
+    candidate = RepeatCandidate.objects.get(experiment=later)
+    RepeatDecision.objects.create(candidate=candidate, from_status="rejected", to_status="pending", by=None)
+    response = lead_client.get(reverse("repeats:queue"))
+    assert response.status_code == 200
+    assert "by someone" in response.content.decode()
+
+
 def _chain(team, length: int) -> list[Experiment]:
     start = timezone.now() - dt.timedelta(days=400)
     chain = [ExperimentFactory(team=team, started_at=start, metrics={"ctr": 0.1})]
@@ -205,6 +227,15 @@ def test_pages_load_the_partial_plotly_bundle_under_500_kb_gzipped(member_client
     assert bundle.startswith(b"/**\n* plotly.js (basic - minified) v")
     assert len(gzip.compress(bundle, compresslevel=9)) <= 500_000
     assert "MIT" in (PLOTLY / "LICENSE").read_text()
+
+
+def test_the_bundle_is_served_compressed(client):
+    """Precompressed by collectstatic (``make test``) or compressed on the fly before it (plain
+    pytest, DEBUG): gzip either way, under 500 kB on the wire."""
+    response = client.get(static("vendor/plotly/plotly-basic.min.js"), headers={"accept-encoding": "gzip"})
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    assert len(body) <= 500_000 and gzip.decompress(body) == (PLOTLY / "plotly-basic.min.js").read_bytes()
 
 
 def test_html_is_gzipped_for_clients_that_accept_it(member_client, team):

@@ -207,3 +207,19 @@ def test_a_late_ack_on_a_connection_redis_dropped_is_a_connection_error_not_a_cr
     detached = SimpleNamespace(connection=SimpleNamespace(client=None))
     with pytest.raises(RedisConnectionError):
         kombu_redis.Channel._connparams(detached)
+
+
+def test_the_redis_cache_misses_instead_of_failing_while_redis_is_down():
+    from learninghub.kernel import cache as resilient
+    from learninghub.kernel.cache import ResilientRedisCache
+
+    down = ResilientRedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 1}})
+    assert down.get("key", "fallback") == "fallback"
+    assert resilient.breaker.is_open(), "one failure opens the breaker: the next calls skip Redis"
+    with mock.patch("django.core.cache.backends.redis.RedisCacheClient.get") as reached:
+        assert down.get("key") is None
+    assert not reached.called
+    assert down.add("key", 1) is False and down.set("key", 1) is None and down.delete("key") is False
+    assert down.get_many(["a", "b"]) == {}
+    with pytest.raises(ValueError):
+        down.incr("key")

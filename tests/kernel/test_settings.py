@@ -86,7 +86,7 @@ def test_redis_url_makes_redis_the_broker_and_cache():
         "s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND']",
     )
     assert result.stdout.strip() == (
-        "(False, 'redis://cache.internal:6379/2', 'django.core.cache.backends.redis.RedisCache')")
+        "(False, 'redis://cache.internal:6379/2', 'learninghub.kernel.cache.ResilientRedisCache')")
 
 
 def test_time_zone_is_utc_by_default():

@@ -53,10 +53,11 @@ def test_the_mode_bar_shows_only_while_hovering_a_chart(signed_in_page):
     page.locator("#chart-score.chart-ready").wait_for()
     page.mouse.move(1, 1)
     opacity = "el => getComputedStyle(el).opacity"
-    modebar = page.locator("#chart-score .modebar")
-    assert modebar.evaluate(opacity) == "0"
+    buttons = page.locator("#chart-score .modebar-group").first
+    assert buttons.evaluate(opacity) == "0"
     page.locator("#chart-score .main-svg").first.hover()
-    page.wait_for_function("() => getComputedStyle(document.querySelector('#chart-score .modebar')).opacity === '1'")
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#chart-score .modebar-group')).opacity === '1'")
 
 
 def test_each_chart_is_described_by_its_data_table(signed_in_page):

@@ -190,6 +190,16 @@ def test_every_chart_has_its_data_as_a_table_for_screen_readers(member_client, n
     assert '<td class="num">25%</td>' in kinds and '<td class="num">—</td>' in kinds
 
 
+def test_names_in_the_tables_are_escaped(member_client, november):
+    TeamFactory(name='<img src=x onerror="alert(1)">', slug="hostile")
+    engine.recompute([Month.of(NOVEMBER)])
+    ExperimentFactory(team__slug="hostile2", team__name="<b>bold</b>", started_at=at(2025, 11, 3))
+    engine.recompute([Month.of(NOVEMBER)])
+    text = member_client.get("/?month=2025-11").content.decode()
+    assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text
+    assert "<img src=x" not in text
+
+
 def test_the_month_by_month_table_starts_with_the_score(member_client, november):
     response = member_client.get(TEAM_URL)
     assert response.context["headings"][0] == "Score"

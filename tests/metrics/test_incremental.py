@@ -69,8 +69,8 @@ def from_scratch() -> dict[tuple, dict]:
 
 
 def computed_at() -> dict[tuple, dt.datetime]:
-    return dict(((team_id, month), moment) for team_id, month, moment
-                in MetricSnapshot.objects.values_list("team_id", "month", "computed_at"))
+    return {(team_id, month): moment for team_id, month, moment
+            in MetricSnapshot.objects.values_list("team_id", "month", "computed_at")}
 
 
 def test_only_the_stale_team_months_and_organisation_months_are_recomputed(world, team, clock):

@@ -3,6 +3,7 @@
 Every point and bar carries the URL of the records behind it in ``customdata``; the shared
 ``static/js/charts.js`` opens it on click. A chart whose data is all empty is not drawn: the
 builder returns None and the page shows an empty state explaining what to record instead.
+Every drawn chart also has its data as a table (``data_table``), its text alternative.
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ def _layout(**overrides) -> dict:
     return layout
 
 
+# Ratios and scores run from 0 to 1; a little room either side keeps points at 0 or 1 visible
+# off the axis line.
+UNIT_RANGE = [-0.04, 1.05]
+
+
 def _rate_axis(title: str = "") -> dict:
-    return {"tickformat": ".0%", "range": [0, 1.05], "dtick": 0.25, "title": {"text": title}}
+    return {"tickformat": ".0%", "range": UNIT_RANGE, "dtick": 0.25, "title": {"text": title}}
 
 
 def _count_axis(title: str, peak: float) -> dict:
@@ -125,7 +131,7 @@ def score_figure(snapshots, months, team_slug: str) -> dict | None:
     urls = [team_dashboard_url(team_slug, m, m) for m in months]
     trace = _line("Learning efficiency", x, scores, urls, hovertemplate="%{x}: %{y:.2f}<extra></extra>",
                   _format="score")
-    return {"data": [trace], "layout": _layout(yaxis={"range": [0, 1.05], "dtick": 0.25, "title": {"text": "score"}},
+    return {"data": [trace], "layout": _layout(yaxis={"range": UNIT_RANGE, "dtick": 0.25, "title": {"text": "score"}},
                                                  showlegend=False)}
 
 
@@ -284,7 +290,7 @@ def team_scores_figure(teams, snapshots_by_team: dict[int | None, list[MetricSna
     data.append(_line("Organisation", x, organisation, [organisation_url(m) for m in months],
                       line={"dash": "dash", "color": "#1d2330", "width": 3},
                       hovertemplate="Organisation: %{y:.2f}<extra></extra>", _format="score"))
-    return {"data": data, "layout": _layout(yaxis={"range": [0, 1.05], "dtick": 0.25, "title": {"text": "score"}},
+    return {"data": data, "layout": _layout(yaxis={"range": UNIT_RANGE, "dtick": 0.25, "title": {"text": "score"}},
                                             hovermode="closest")}
 
 
@@ -309,6 +315,6 @@ def team_comparison_figure(teams, snapshots: dict[int, MetricSnapshot], month: M
              "customdata": [url(t) for t in shown], "hovertemplate": f"%{{x}}: %{{y:.2f}}<extra>{name}</extra>",
              "_format": "score"}
             for name, attribute, url in metrics]
-    layout = _layout(barmode="group", yaxis={"range": [0, 1.05], "dtick": 0.25}, hovermode="closest",
+    layout = _layout(barmode="group", yaxis={"range": UNIT_RANGE, "dtick": 0.25}, hovermode="closest",
                      xaxis={"type": "category", "tickangle": -30, "title": {"text": "Team"}})
     return {"data": data, "layout": layout}

@@ -608,6 +608,11 @@ def _batch_size() -> int:
     return max(1, min(1000, limit // len(_FIELDS)))
 
 
+# The order in which snapshot rows are written and locked, by every writer: team rows before
+# the organisation's (``_upsert`` is called for teams first), then by team and month.
+LOCK_ORDER = (F("team_id").asc(nulls_last=True), "month")
+
+
 def _upsert(rows: list[dict], *, organisation: bool) -> None:
     """Set-based INSERT … ON CONFLICT (partial unique index) DO UPDATE: on PostgreSQL one
     statement whose rows travel as a single JSON parameter (``jsonb_to_recordset``: no per-row
@@ -617,6 +622,7 @@ def _upsert(rows: list[dict], *, organisation: bool) -> None:
     """
     if not rows:
         return
+    rows = sorted(rows, key=lambda row: (row["team_id"] or 0, row["month"]))  # LOCK_ORDER
     quote = connection.ops.quote_name
     table = quote(MetricSnapshot._meta.db_table)
     columns = ", ".join(quote(f.column) for f in _FIELDS)
@@ -688,11 +694,15 @@ def mark_stale(team_id: int, months: Iterable[MonthLike], now: dt.datetime | Non
     if not months:
         return
     current = Month.current(now)
-    MetricSnapshot.objects.bulk_create(
-        [MetricSnapshot(team_id=key, month=month.first_day) for month in months if month <= current
-         for key in (team_id, None)],
-        ignore_conflicts=True,
-    )
-    (MetricSnapshot.objects.filter(Q(team_id=team_id) | Q(team__isnull=True),
-                                   month__in=[month.first_day for month in months])
-     .update(dirty_version=F("dirty_version") + 1))
+    # Rows are created and locked in the one order every writer uses (see ``LOCK_ORDER``), so
+    # concurrent writers and a recompute's upsert wait for each other instead of deadlocking.
+    with transaction.atomic():
+        MetricSnapshot.objects.bulk_create(
+            [MetricSnapshot(team_id=key, month=month.first_day) for key in (team_id, None)
+             for month in months if month <= current],
+            ignore_conflicts=True,
+        )
+        locked = list(MetricSnapshot.objects.filter(Q(team_id=team_id) | Q(team__isnull=True),
+                                                    month__in=[month.first_day for month in months])
+                      .order_by(*LOCK_ORDER).select_for_update().values_list("pk", flat=True))
+        MetricSnapshot.objects.filter(pk__in=locked).update(dirty_version=F("dirty_version") + 1)

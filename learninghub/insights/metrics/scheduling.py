@@ -13,7 +13,8 @@ The scheme:
    ``recompute_stale`` with a countdown of ``METRICS_DEBOUNCE_SECONDS`` (default 10). Every
    other write of the burst only bumps versions.
 4. The task clears the flag as it starts (a write after that schedules a new run), then
-   recomputes every stale month in one set-based pass and stores, per row, the version it saw
+   recomputes exactly the stale team-months (and organisation months, from the teams' stored
+   counts) in one set-based pass (``engine.recompute_keys``) and stores, per row, the version it saw
    before computing: a write that lands meanwhile leaves its row stale for the next run.
 
 So a burst of 100 writes within the countdown costs one recomputation. With tasks in-process
@@ -21,6 +22,10 @@ So a burst of 100 writes within the countdown costs one recomputation. With task
 the first write of a burst recomputes, the rest of the burst only marks rows stale, and pages
 compute those lazily. If the broker is down, the flag is dropped and pages (and the API)
 compute stale snapshots in-process and say the figures are live.
+
+Pages serve stale snapshots while a worker recomputes them (``revalidate``, used by
+``metrics.selectors``): they schedule the run if no write did, and compute in-process only
+when nothing else will (see ``revalidate``).
 """
 
 from __future__ import annotations

@@ -51,6 +51,11 @@ def estimated_count(queryset: QuerySet) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def _is_plain_queryset(object_list) -> bool:
+    """A QuerySet that can be filtered and counted by its keys (not a list, not a UNION)."""
+    return isinstance(object_list, QuerySet) and not object_list.query.combinator
+
+
 class ListPaginator(Paginator):
     """A Django paginator whose count reads at most :data:`COUNT_CAP` rows (or through the
     requested page); see the module docstring."""
@@ -73,14 +78,14 @@ class ListPaginator(Paginator):
         list, however deep the page), then those rows with their joins and per-row subqueries,
         which a plain OFFSET would compute for every skipped row too."""
         page = super().page(number)
-        if isinstance(self.object_list, QuerySet):
+        if _is_plain_queryset(self.object_list):
             keys = list(page.object_list.values_list("pk", flat=True))
             page.object_list = self.object_list.filter(pk__in=keys)
         return page
 
     @cached_property
     def count(self) -> int:
-        if not isinstance(self.object_list, QuerySet) or self.exact:
+        if not _is_plain_queryset(self.object_list) or self.exact:
             return super().count
         through = max(COUNT_CAP, self._wanted_page * self.per_page + 1)
         counted = count_up_to(self.object_list, through)

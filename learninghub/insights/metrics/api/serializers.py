@@ -52,7 +52,8 @@ class MonthRangeSerializer(serializers.Serializer):
 
 
 class MetricSnapshotSerializer(serializers.ModelSerializer):
-    """Every metric of one month, the counts behind each ratio, and when it was computed."""
+    """Every metric of one month, the counts behind each ratio, and when and by which computation
+    (``computed_by``: scheduled, edit, live or manual) it was computed."""
 
     month = MonthField(read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True,

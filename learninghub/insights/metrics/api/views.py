@@ -35,8 +35,11 @@ RANGE_PARAMETERS = [
 
 
 class MetricsView(APIView):
-    """Learning metrics, one object per month: every metric, the counts behind each ratio and
-    ``computed_at``. Missing or stale months are computed in-process (``live: true``)."""
+    """Learning metrics, one object per month: every metric, the counts behind each ratio,
+    ``computed_at`` and ``computed_by`` (the computation that produced it). A stale month is
+    served as it is (``stale: true``) while a worker recomputes it; missing months, and stale
+    ones when no worker can take them, are computed in-process (``live: true``). A constant
+    number of queries whatever the months asked for."""
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=MetricsResponseSerializer)
     def get(self, request: Request) -> Response:
