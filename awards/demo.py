@@ -111,6 +111,7 @@ def _seed_current(month: date, today: date, kernel, categories) -> AwardCycle:
 
 
 def seed(kernel) -> str:
+    AwardCategory.objects.ensure_defaults()
     categories = {category.slug: category for category in AwardCategory.objects.all()}
     today = services.utc_today(timezone.now())
     current_month = Month.of(today)

@@ -32,9 +32,23 @@ def cycle_deadlines(month: date, close_day: int | None = None) -> tuple[date, da
     return date(month.year, month.month, day), last
 
 
+# The three categories every install starts with (migration 0002 seeds the same, frozen there).
+DEFAULT_CATEGORIES = [
+    ("fast-fail", "Fast Fail Award", "Quickly identifying a doomed approach.", 10),
+    ("learning-champion", "Learning Champion", "Extracting the most insight from failures.", 20),
+    ("pivot-master", "Pivot Master", "Successfully changing direction on failure signals.", 30),
+]
+
+
 class AwardCategoryQuerySet(models.QuerySet):
     def active(self) -> AwardCategoryQuerySet:
         return self.filter(is_active=True)
+
+    def ensure_defaults(self) -> None:
+        """Create any missing default category (a database flushed after its migrations ran, as
+        between browser tests, lost the seeded rows); existing ones are left as admins set them."""
+        for slug, name, description, position in DEFAULT_CATEGORIES:
+            self.get_or_create(slug=slug, defaults={"name": name, "description": description, "position": position})
 
 
 class AwardCategory(TimeStampedModel):
