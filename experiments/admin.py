@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from experiments import services
-from experiments.models import Experiment, Lesson, LessonApplication, MlflowMapping
+from experiments.models import Experiment, Lesson, LessonApplication, MlflowMapping, MlflowRun
 from learninghub.kernel.admin import ServiceAdmin
 from learninghub.kernel.policy import is_privileged, lead_team_ids_for
 from learninghub.kernel.queue import enqueue_by_name
@@ -224,3 +224,25 @@ class MlflowMappingAdmin(admin.ModelAdmin):
     def reset_cursor(self, request, queryset):
         count = queryset.update(cursor_start_time=None)
         self.message_user(request, f"{count} mapping(s) will re-read all their runs on the next sync.")
+
+
+@admin.register(MlflowRun)
+class MlflowRunAdmin(admin.ModelAdmin):
+    """Which MLflow run each imported experiment came from (written by the sync only)."""
+
+    list_display = ["run_id", "experiment", "mapping", "synced_version", "synced_at"]
+    list_filter = ["mapping"]
+    search_fields = ["run_id", "experiment__title"]
+    list_select_related = ["experiment", "mapping"]
+    readonly_fields = ["mapping", "experiment", "run_id", "fingerprint", "synced_version", "synced_at"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if is_privileged(request.user) else queryset.filter(
+            experiment__team_id__in=lead_team_ids_for(request.user))
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 
-from learninghub.kernel.models import ApiToken, Membership, Team
+from learninghub.kernel import outbox
+from learninghub.kernel.models import ApiToken, IdempotencyKey, Membership, OutboxMessage, Team
 
 
 def validation_messages(error: ValidationError) -> list[str]:
@@ -95,3 +96,45 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset) -> None:
         for token in queryset.active():
             token.revoke()
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Read-only: the first answers to API creates sent with an ``Idempotency-Key``, kept a day."""
+
+    list_display = ["key", "user", "status_code", "created_at"]
+    list_filter = ["status_code"]
+    search_fields = ["key", "user__username"]
+    readonly_fields = ["user", "key", "request_hash", "status_code", "response_body", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Work after a write still waiting for the broker (normally empty: rows go once published).
+    Read-only; "Publish now" tries the selected rows at once instead of waiting for the drain."""
+
+    list_display = ["task", "args", "attempts", "created_at", "available_at", "last_error"]
+    list_filter = ["task"]
+    search_fields = ["task", "last_error"]
+    readonly_fields = ["task", "args", "eta", "created_at", "available_at", "attempts", "last_error"]
+    actions = ["publish_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Publish selected messages now")
+    def publish_now(self, request, queryset) -> None:
+        selected = list(queryset)
+        published = sum(1 for message in selected if outbox.publish(message))
+        left = OutboxMessage.objects.filter(pk__in=[message.pk for message in selected]).count()
+        self.message_user(request, f"{published} published; {left} still waiting for the broker.",
+                          messages.SUCCESS if not left else messages.WARNING)

@@ -8,7 +8,15 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Min
+from django.utils import timezone
 from kombu import Connection
+
+from learninghub.kernel.models import OutboxMessage
+
+# Work after a write older than this in the outbox means the broker (or every worker's drain) has
+# been gone for a while: the report says so, though the app still answers.
+OUTBOX_STUCK_SECONDS = 15 * 60
 
 
 def _timed(check) -> dict:
@@ -57,7 +65,23 @@ def check_broker() -> dict:
     return _timed(run)
 
 
+def check_outbox() -> dict:
+    """How much work after a write waits for the broker, and for how long (normally none)."""
+
+    def run():
+        summary = OutboxMessage.objects.aggregate(oldest=Min("created_at"))
+        waiting = OutboxMessage.objects.count()
+        oldest = (timezone.now() - summary["oldest"]).total_seconds() if summary["oldest"] else 0.0
+        if oldest > OUTBOX_STUCK_SECONDS:
+            raise RuntimeError(f"{waiting} message(s) waiting, the oldest for {oldest / 60:.0f} minutes")
+        return {"waiting": waiting, "oldest_seconds": round(oldest, 1)}
+
+    return _timed(run)
+
+
 def health_report() -> tuple[dict, bool]:
     """The report and whether the app is healthy (the database answers; the rest degrade)."""
     report = {"database": check_database(), "cache": check_cache(), "broker": check_broker()}
+    if report["database"]["ok"]:
+        report["outbox"] = check_outbox()
     return report, report["database"]["ok"]

@@ -1,9 +1,11 @@
-"""/healthz reports database, cache and broker, and answers promptly when Redis is down."""
+"""/healthz reports database, cache, broker and the outbox, and answers promptly when Redis is down."""
 
 from unittest import mock
 
 import pytest
 from kombu import Connection
+
+from learninghub.kernel.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +48,17 @@ def test_healthz_reports_the_real_broker_when_configured(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     body = client.get("/healthz").json()
     assert body["broker"] == {"ok": True, "mode": "broker", "ms": body["broker"]["ms"]}
+
+
+def test_healthz_reports_work_waiting_in_the_outbox_and_work_stuck_there(client, clock):
+    assert client.get("/healthz").json()["outbox"] == {"ok": True, "waiting": 0, "oldest_seconds": 0.0,
+                                                       "ms": mock.ANY}
+    OutboxMessage.objects.create(task="learninghub.kernel.tasks.drain_outbox")
+    clock.shift(120)
+    waiting = client.get("/healthz").json()["outbox"]
+    assert waiting["ok"] is True and waiting["waiting"] == 1 and waiting["oldest_seconds"] == 120.0
+    clock.shift(16 * 60)
+    response = client.get("/healthz")
+    assert response.status_code == 200, "stuck work degrades the report; the app still answers"
+    assert response.json()["outbox"]["ok"] is False
+    assert "1 message(s) waiting, the oldest for 18 minutes" in response.json()["outbox"]["error"]
