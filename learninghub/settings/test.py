@@ -26,3 +26,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # The MLflow tests' tracking server runs on loopback; "mlflow" is the compose service name.
 MLFLOW_ALLOWED_HOSTS = env_list("MLFLOW_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "mlflow"])  # noqa: F405
+
+# Plain (unhashed) static names in the suite: pytest-django's live server serves /static/ from the
+# finders, which know no hashed names. Files are still compressed by collectstatic and served
+# by whitenoise; the manifest storage of ``base`` (production, ``make run``) differs only in names.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}  # noqa: F405
