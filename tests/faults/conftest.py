@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from kombu import pools
 
 from tests.conftest import PROJECT_ROOT
 
@@ -97,8 +98,10 @@ def redis_server(tmp_path):
 def _point_celery_at(url: str) -> None:
     from learninghub.celery import app
 
+    # kombu keeps one pool per broker URL in a global registry: closing a pool without clearing
+    # the registry would hand that closed pool back when the URL is used again (later tests).
     with contextlib.suppress(Exception):
-        app.pool.force_close_all()
+        pools.reset()
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None
