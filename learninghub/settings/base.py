@@ -274,8 +274,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
 # ``visibility_timeout``: a message taken by a worker that died unacknowledged (acks late) is
 # delivered again after this many seconds; it must exceed the longest task (time limit 30 min).
+# Workers look for such messages every 10 s (kombu's default throttle would make it every 100 s,
+# so a task whose worker was killed waited up to 100 s past its timeout).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "max_retries": 0,
-                                   "visibility_timeout": env_int("BROKER_VISIBILITY_TIMEOUT", 3600)}
+                                   "visibility_timeout": env_int("BROKER_VISIBILITY_TIMEOUT", 3600),
+                                   "unacked_restore_interval": 10, "unacked_restore_throttle": 1}
 # After a failed publish, skip the broker for this many seconds (work waits in the outbox,
 # ``learninghub.kernel.outbox``), so writes stay fast during an outage.
 BROKER_BREAKER_SECONDS = env_int("BROKER_BREAKER_SECONDS", 10)

@@ -28,8 +28,6 @@ def figures() -> dict:
     return {(row["team_id"], row["month"]): row for row in MetricSnapshot.objects.values(*fields)}
 
 
-@pytest.mark.skip(reason="known failure since the incremental engine landed: after the SIGKILL the "
-                         "re-run's snapshots do not converge to the full recompute within 90 s; open in issue 13")
 def test_a_worker_killed_mid_recompute_reruns_it_to_the_same_figures(fault_worker, team, other_team):
     for index, owner in enumerate([team, other_team, TeamFactory(slug="search")] * 120):
         ExperimentFactory(team=owner, started_at=START + dt.timedelta(days=index * 2), failed=index % 3 == 0)
