@@ -13,8 +13,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.filters import ChoiceOrUnspecifiedFilter, MomentFilter, TeamFilter
-from learninghub.kernel.policy import SYSTEM
-from learninghub.kernel.search import text_search_ids
+from learninghub.kernel.search import search_filter
 
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
 FAILURE_KIND_CHOICES = [(value, label.split(" (")[0]) for value, label in FailureKind.choices]
@@ -68,13 +67,9 @@ class ExperimentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        """The search engine when one is registered (ranked search's stemming and index; the
-        list keeps its own sort), else every word ``icontains``."""
-        if not value.strip():
-            return queryset
-        user = getattr(self.request, "user", None) or SYSTEM  # ``queryset`` is already the visible part
-        matching = text_search_ids(Experiment._meta.label_lower, user, value)
-        return queryset.search(value) if matching is None else queryset.filter(pk__in=matching)
+        """The search engine (stemming, the index; the list keeps its own sort), else every word
+        ``icontains``."""
+        return search_filter(queryset, self.request, value, lambda rows, text: rows.search(text))
 
     def filter_sort(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.order_by(value, "id" if value == "started_at" else "-id")
@@ -94,7 +89,8 @@ class LessonFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.search(value) if value.strip() else queryset
+        """As the experiments' search: the engine, else every word ``icontains``."""
+        return search_filter(queryset, self.request, value, lambda rows, text: rows.search(text))
 
     def filter_applied(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value in ("", None):

@@ -13,7 +13,7 @@ from django.http import QueryDict
 
 from experiments.filters import LessonFilter
 from experiments.models import Experiment, Lesson, LessonApplication, Outcome
-from learninghub.kernel.policy import hidden_by_team, restricted_postmortem_q, visible_prefetch
+from learninghub.kernel.policy import hidden_by_team, hidden_from, restricted_postmortem_q, visible_prefetch
 
 
 def _visible_postmortems(user) -> QuerySet:
@@ -151,7 +151,7 @@ def lessons_hidden(*, user, params: QueryDict | dict | None = None, request=None
     would tell what a restricted lesson says) or invalid filters (the list shows none either)."""
     if params and str(params.get("search") or "").strip():
         return []
-    hidden = Lesson.objects.exclude(restricted_postmortem_q(user, "postmortem__"))
+    hidden = hidden_from(Lesson.objects.all(), user, via="postmortem")
     filterset = LessonFilter(params or None, queryset=hidden, request=request)
     if filterset.is_bound and not filterset.is_valid():
         return []

@@ -16,8 +16,7 @@ from django.utils import timezone
 from experiments.models import Lesson
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.filters import ChoiceOrUnspecifiedFilter, DayFilter, MomentFilter, TeamFilter
-from learninghub.kernel.policy import SYSTEM
-from learninghub.kernel.search import text_search_ids
+from learninghub.kernel.search import search_filter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem, PostMortemStatus, Severity
 
 
@@ -77,13 +76,10 @@ class PostMortemFilter(django_filters.FilterSet):
         Related rows are matched with subqueries, so no row is duplicated and counts stay
         right; visibility was applied to ``queryset`` before, so search never widens it.
         """
-        value = value.strip()
-        if not value:
-            return queryset
-        user = getattr(self.request, "user", None) or SYSTEM
-        matching = text_search_ids(PostMortem._meta.label_lower, user, value)
-        if matching is not None:
-            return queryset.filter(pk__in=matching)
+        return search_filter(queryset, self.request, value, self._contains)
+
+    @staticmethod
+    def _contains(queryset: QuerySet, value: str) -> QuerySet:
         lesson_match = Lesson.objects.filter(postmortem=OuterRef("pk"), text__icontains=value)
         item_match = ActionItem.objects.filter(postmortem=OuterRef("pk"), description__icontains=value)
         return queryset.filter(

@@ -13,7 +13,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from experiments.models import Lesson
-from learninghub.kernel.policy import hidden_by_team, restricted_postmortem_q
+from learninghub.kernel.policy import hidden_by_team, hidden_from, restricted_postmortem_q
 from postmortems.filters import ActionItemFilter, PostMortemFilter
 from postmortems.models import ActionItem, ActionItemStatus, PostMortem
 
@@ -115,7 +115,7 @@ def postmortems_hidden(*, user, params: QueryDict | dict | None = None, request=
     free-text search: matching hidden text would tell what a restricted record says."""
     if _searches(params):
         return []
-    hidden = _postmortem_rows(PostMortem.objects.exclude(restricted_postmortem_q(user)))
+    hidden = hidden_from(PostMortem.objects.all(), user)
     return hidden_by_team(PostMortemFilter(params or None, queryset=hidden, request=request).qs, "team__")
 
 
@@ -124,7 +124,7 @@ def action_items_hidden(*, user, params: QueryDict | dict | None = None, request
     open, counted by team (see :func:`postmortems_hidden`; none for a free-text search)."""
     if _searches(params):
         return []
-    hidden = _action_item_rows(ActionItem.objects.exclude(restricted_postmortem_q(user, "postmortem__")))
+    hidden = hidden_from(ActionItem.objects.all(), user, via="postmortem")
     return hidden_by_team(ActionItemFilter(params or None, queryset=hidden, request=request).qs,
                            "postmortem__team__")
 

@@ -8,17 +8,19 @@
 - Writes made by the system itself (tasks, imports, demo data) name :data:`SYSTEM` as their
   actor instead of ``None``; services accept it and skip the person checks.
 
-The restricted rule exists once, in :func:`restricted_postmortem_q`. Model querysets keep their
+The restricted rule exists once, in :func:`restricted_postmortem_q` (and its complement,
+:func:`hidden_from`, beside it, for the lists' notes of what they leave out). Model querysets keep their
 ``visible_to(user)`` methods, and those call it; :func:`visible_prefetch` applies them to a
 prefetch, so nested fields can't load what the list would hide.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Final
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from learninghub.kernel.models import Membership, Team
 
@@ -105,15 +107,45 @@ def restricted_postmortem_q(user: Any, prefix: str = "") -> Q:
     return visible
 
 
-def hidden_by_team(filtered: QuerySet, team_path: str) -> list[tuple[str, int]]:
+def hidden_from(queryset: QuerySet, user: Any, via: str = "") -> QuerySet:
+    """The rows of ``queryset`` that :func:`restricted_postmortem_q` hides from ``user`` (its
+    complement, for the lists' "N hidden" notes): restricted post-mortems of teams the user is not
+    in, or, with ``via`` naming the foreign key to one, the rows that hang off those.
+
+    Not written as ``exclude(restricted_postmortem_q(...))``: negating that condition joins every
+    row to its post-mortem and scans them all, while the hidden post-mortems are a few (restricted
+    ones, partial index ``postmortem_restricted_team``) that the rows' foreign-key index looks up.
+    """
+    if not _authenticated(user) or is_system(user) or is_privileged(user):
+        # Signed-out viewers get no lists at all; staff and the system see everything.
+        return queryset.none()
+    restricted_elsewhere = Q(restricted=True) & ~Q(team_id__in=Membership.objects.filter(user=user)
+                                                   .values("team_id"))
+    if not via:
+        return queryset.filter(restricted_elsewhere)
+    postmortems = queryset.model._meta.get_field(via).related_model._base_manager
+    return queryset.filter(**{f"{via}__in": postmortems.filter(restricted_elsewhere).values("pk")})
+
+
+#: How many hidden rows the lists' notes count exactly before saying "more than".
+HIDDEN_COUNT_CAP = 1_000
+
+
+def hidden_by_team(filtered: QuerySet, team_path: str) -> list[tuple[str | None, int]]:
     """(team name, count) of the rows of ``filtered`` (the restricted rows a list's filters match
     that the viewer may not open), by team name: the lists say how many they leave out and whose
-    (``partials/_restricted_note.html``), so they reconcile with figures that count them."""
-    # A plain COUNT: the lists' querysets never fan out (visibility and filters are subqueries),
-    # and COUNT(DISTINCT) would sort every hidden row first.
-    rows = (filtered.order_by().values(f"{team_path}name").annotate(n=Count("pk"))
-            .order_by(f"{team_path}name"))
-    return [(row[f"{team_path}name"], row["n"]) for row in rows]
+    (``partials/_restricted_note.html``), so they reconcile with figures that count them.
+
+    Counted exactly up to :data:`HIDDEN_COUNT_CAP` rows (a team's or a month's drill-down, a
+    filtered list); past that — an unfiltered list of a large organisation, where no one figure
+    reconciles with it — the answer is ``[(None, HIDDEN_COUNT_CAP)]``, "more than that many, of
+    other teams": one query reading at most that many rows, never every hidden row of the history.
+    """
+    cap = HIDDEN_COUNT_CAP
+    names = list(filtered.order_by().values_list(f"{team_path}name", flat=True)[:cap + 1])
+    if len(names) > cap:
+        return [(None, cap)]
+    return sorted(Counter(names).items())
 
 
 def visible_prefetch(lookup: str, user: Any, queryset: QuerySet, *, to_attr: str | None = None) -> Prefetch:

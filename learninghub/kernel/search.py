@@ -1,8 +1,8 @@
 """The list pages' full-text search, provided by a layer above the apps.
 
-The apps' filters (``search`` on the experiment and post-mortem lists and their API) must not
-import the search engine (``learninghub.insights.search``, the top layer), so the engine plugs
-itself in here when its app is ready, and the filters ask through :func:`text_search_ids`. When
+The apps' filters (``search`` on the experiment, post-mortem and lesson lists and their API)
+must not import the search engine (``learninghub.insights.search``, the top layer), so the engine plugs
+itself in here when its app is ready, and the filters ask through :func:`search_filter`. When
 no engine is registered (an installation without the search app, or a test that unplugs it),
 the filters fall back to their own ``icontains`` matching.
 """
@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
+
+from learninghub.kernel.policy import SYSTEM
 
 #: ``(model_label, user, query)`` → primary keys (a ``values`` queryset) of that model's records
 #: that match ``query`` and ``user`` may see, or ``None`` when the engine can't answer (a model
@@ -35,3 +37,16 @@ def text_search_ids(model_label: str, user: Any, query: str) -> QuerySet | None:
     if _engine is None:
         return None
     return _engine(model_label, user, query)
+
+
+def search_filter(queryset: QuerySet, request: Any, value: str,
+                  fallback: Callable[[QuerySet, str], QuerySet]) -> QuerySet:
+    """A list filter's ``search``: the rows of ``queryset`` (already the viewer's visible part, so
+    search never widens it) the engine matches, keeping the list's sort; ``fallback(queryset,
+    value)`` when no engine answers. A blank ``value`` filters nothing."""
+    value = value.strip()
+    if not value:
+        return queryset
+    user = getattr(request, "user", None) or SYSTEM
+    matching = text_search_ids(queryset.model._meta.label_lower, user, value)
+    return fallback(queryset, value) if matching is None else queryset.filter(pk__in=matching)

@@ -209,3 +209,18 @@ def test_the_month_inputs_show_the_months_displayed(member_client, team, clock):
 
     invalid = member_client.get("/dashboards/recsys/", {"from": "garbage"})
     assert invalid.context["form"].errors and value(invalid, "from") == "garbage", "kept as typed, with its error"
+
+
+def test_past_the_count_cap_the_note_says_more_than_without_counting_every_hidden_row(
+        member_client, other_team, hidden_november, monkeypatch):
+    """An unfiltered list of a large organisation stops counting hidden rows at the cap."""
+    from learninghub.kernel import policy
+
+    monkeypatch.setattr(policy, "HIDDEN_COUNT_CAP", 1)
+    PostMortemFactory(team=other_team, occurred_at=at(2025, 11, 13), secret=True)
+    response = member_client.get("/postmortems/")
+    assert response.context["hidden"] == [(None, 1)]
+    assert "More than 1 restricted records of other teams not shown" in response.content.decode()
+    # At the cap exactly, the note still counts by team.
+    monkeypatch.setattr(policy, "HIDDEN_COUNT_CAP", 2)
+    assert member_client.get("/postmortems/").context["hidden"] == [("Data Platform", 2)]

@@ -91,3 +91,18 @@ def test_without_an_engine_the_lists_use_icontains(member_client, team, no_engin
     assert listed(member_client.get(EXPERIMENTS, {"search": "eakag"})) == [leak]  # substrings
     assert listed(member_client.get(POSTMORTEMS, {"search": "outage at"})) == [pm]
     assert Experiment.objects.count() == 1
+
+
+def test_the_lessons_library_searches_through_the_engine(member_client, team, engine_calls):
+    found = LessonFactory(team=team, text="Pin the tokenizer version before caching features")
+    LessonFactory(team=team, text="Pin the random seed")
+    page = member_client.get("/experiments/lessons/", {"search": "pinned tokenizers"})
+    assert listed(page) == [found]  # stemmed, every word
+    assert engine_calls == [("experiments.lesson", "pinned tokenizers")]
+
+
+def test_the_lessons_library_hides_lessons_of_restricted_postmortems_from_search(client, outsider, team):
+    secret = PostMortemFactory(team=team, restricted=True)
+    LessonFactory(team=team, experiment=None, postmortem=secret, text="Zanzibar keys rotate monthly")
+    client.force_login(outsider)
+    assert listed(client.get("/experiments/lessons/", {"search": "zanzibar"})) == []

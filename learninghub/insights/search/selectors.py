@@ -354,18 +354,22 @@ def list_search_ids(model_label: str, user, query: str) -> QuerySet | None:
     """The list pages' ``search`` (registered with :mod:`learninghub.kernel.search`): primary
     keys of the experiments or post-mortems ``user`` may see with every word of ``query``, each
     in the record itself or in one of its lessons (and, for a post-mortem, its action items), as
-    the lists always had it. A query with operators (phrase, ``-word``, ``OR``) must hold in one
-    of those documents. ``None`` for another model, or a query with nothing to look for: the list
-    falls back to its own.
+    the lists always had it; for the lessons library, lessons with every word in their text. A
+    query with operators (phrase, ``-word``, ``OR``) must hold in one of those documents.
+    ``None`` for another model, or a query with nothing to look for: the list falls back to its
+    own.
 
     Lists keep their own sort: this only says which records match."""
     from experiments.models import Experiment, Lesson
     from postmortems.models import ActionItem, PostMortem
 
     parsed = parse(query)
-    if parsed.is_empty or model_label not in ("experiments.experiment", "postmortems.postmortem"):
+    if parsed.is_empty or model_label not in ("experiments.experiment", "postmortems.postmortem", "experiments.lesson"):
         return None
     engine = _engine()
+    if model_label == "experiments.lesson":
+        lessons = visible_documents(user=user).filter(kind=DocumentKind.LESSON)
+        return engine.every_word(lessons, parsed).values("object_id")
     experiments = model_label == "experiments.experiment"
 
     def matching_ids(term_query: ParsedQuery) -> QuerySet:
