@@ -112,19 +112,17 @@ def hidden_from(queryset: QuerySet, user: Any, via: str = "") -> QuerySet:
     complement, for the lists' "N hidden" notes): restricted post-mortems of teams the user is not
     in, or, with ``via`` naming the foreign key to one, the rows that hang off those.
 
-    Not written as ``exclude(restricted_postmortem_q(...))``: negating that condition joins every
-    row to its post-mortem and scans them all, while the hidden post-mortems are a few (restricted
-    ones, partial index ``postmortem_restricted_team``) that the rows' foreign-key index looks up.
+    Not written as ``exclude(restricted_postmortem_q(...))``: negating its OR of a team subquery
+    and a null check leaves the planner no plan but reading every row; this plain conjunction
+    lets it start from the few restricted post-mortems (partial index
+    ``postmortem_restricted_team``) or from the list's own filter (an owner), whichever is smaller.
     """
     if not _authenticated(user) or is_system(user) or is_privileged(user):
         # Signed-out viewers get no lists at all; staff and the system see everything.
         return queryset.none()
-    restricted_elsewhere = Q(restricted=True) & ~Q(team_id__in=Membership.objects.filter(user=user)
-                                                   .values("team_id"))
-    if not via:
-        return queryset.filter(restricted_elsewhere)
-    postmortems = queryset.model._meta.get_field(via).related_model._base_manager
-    return queryset.filter(**{f"{via}__in": postmortems.filter(restricted_elsewhere).values("pk")})
+    prefix = f"{via}__" if via else ""
+    my_team_ids = Membership.objects.filter(user=user).values("team_id")
+    return queryset.filter(Q(**{f"{prefix}restricted": True}) & ~Q(**{f"{prefix}team_id__in": my_team_ids}))
 
 
 #: How many hidden rows the lists' notes count exactly before saying "more than".

@@ -23,7 +23,8 @@ from functools import cached_property
 
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import F, OrderBy, QuerySet
+from django.db.models.functions import Coalesce
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 
@@ -31,6 +32,8 @@ MAX_PAGE = 10**9
 PAGE_NUMBER = re.compile(r"^\s*\d{1,10}\s*$")
 #: Rows counted exactly before the count becomes an estimate.
 COUNT_CAP = 10_000
+#: At most this many matching rows (an exact count), a page's keys are sorted after filtering.
+FEW_ROWS = 2_000
 
 
 def count_up_to(queryset: QuerySet, limit: int) -> int:
@@ -49,6 +52,31 @@ def estimated_count(queryset: QuerySet) -> int:
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def sorted_after_filtering(queryset: QuerySet) -> QuerySet:
+    """``queryset`` in the same order, but sorted by expressions no index provides, so the
+    database finds the matching rows first (their own indexes: a search, an owner, a rare filter)
+    and sorts those, instead of walking the list's ordering index until a page is full — which,
+    when the planner overestimates how many rows match, means walking all of a large table for a
+    few matches. Only for results known to be small (``ListPaginator`` below :data:`FEW_ROWS`).
+    """
+    query = queryset.query
+    ordering = list(query.order_by or (queryset.model._meta.ordering if query.default_ordering else []))
+    wrapped = []
+    for item in ordering:
+        if isinstance(item, str):
+            if item == "?":
+                return queryset
+            name = item.lstrip("-")
+            field = F(queryset.model._meta.pk.name if name == "pk" else name)
+            wrapped.append(OrderBy(Coalesce(field, field), descending=item.startswith("-")))
+        elif isinstance(item, OrderBy):
+            wrapped.append(OrderBy(Coalesce(item.expression, item.expression), descending=item.descending,
+                                   nulls_first=item.nulls_first, nulls_last=item.nulls_last))
+        else:
+            wrapped.append(OrderBy(Coalesce(item, item)))
+    return queryset.order_by(*wrapped) if wrapped else queryset
 
 
 def _is_plain_queryset(object_list) -> bool:
@@ -75,13 +103,21 @@ class ListPaginator(Paginator):
 
     def page(self, number):
         """The page's rows in two steps: its primary keys (read from the index that sorts the
-        list, however deep the page), then those rows with their joins and per-row subqueries,
-        which a plain OFFSET would compute for every skipped row too."""
-        page = super().page(number)
-        if _is_plain_queryset(self.object_list):
-            keys = list(page.object_list.values_list("pk", flat=True))
-            page.object_list = self.object_list.filter(pk__in=keys)
-        return page
+        list, however deep the page; for a few matching rows, sorted after filtering), then those
+        rows with their joins and per-row subqueries, which a plain OFFSET would compute for every
+        skipped row too."""
+        if not _is_plain_queryset(self.object_list):
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows = self.object_list
+        if self.count_is_exact and self.count <= FEW_ROWS:
+            rows = sorted_after_filtering(rows)
+        keys = list(rows.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(self.object_list.filter(pk__in=keys), number, self)
 
     @cached_property
     def count(self) -> int:
