@@ -76,6 +76,10 @@ def database_config(url: str | None, base_dir: Path) -> dict:
         # are on: a connection killed by the server (restart, pg_terminate_backend, a proxy's idle
         # timeout) is replaced before it is handed out, instead of failing a request.
         config["CONN_HEALTH_CHECKS"] = True
+        # No JIT: it compiles any plan costed above jit_above_cost, and full-text statistics
+        # overestimate rare words' matches, so a 1 ms list search paid 20-40 ms of compiling.
+        # Nothing here runs long enough to win it back (measured: bench/lists.py).
+        config["OPTIONS"]["options"] = "-c jit=off"
     return config
 
 

@@ -106,3 +106,27 @@ def test_the_lessons_library_hides_lessons_of_restricted_postmortems_from_search
     LessonFactory(team=team, experiment=None, postmortem=secret, text="Zanzibar keys rotate monthly")
     client.force_login(outsider)
     assert listed(client.get("/experiments/lessons/", {"search": "zanzibar"})) == []
+
+
+@pytest.mark.parametrize(("estimate_limit", "driver_limit"), [(50_000, 2_000), (50_000, 1), (0, 2_000)],
+                         ids=["rarest word first", "rarest word matches too many", "no word rare enough"])
+def test_a_multi_word_search_finds_the_same_records_however_it_starts(member_client, team, monkeypatch,
+                                                                      estimate_limit, driver_limit):
+    """On PostgreSQL a search starts from its rarest word and looks the others up among those
+    records only; when no word is rare (or it matches many), each word is matched on its own.
+    The records found are the same: words may sit in the record or in one of its lessons."""
+    from learninghub.insights.search import selectors
+
+    monkeypatch.setattr(selectors, "DRIVER_ESTIMATE_LIMIT", estimate_limit)
+    monkeypatch.setattr(selectors, "DRIVER_LIMIT", driver_limit)
+    both = ExperimentFactory(team=team, title="Churn model with zebra features", hypothesis="h",
+                             started_at="2026-02-05T00:00Z")
+    split = ExperimentFactory(team=team, title="Zebra dashboard", hypothesis="h", started_at="2026-01-05T00:00Z")
+    LessonFactory(experiment=split, text="Churn is seasonal")
+    ExperimentFactory(team=team, title="Churn only", hypothesis="h")
+    ExperimentFactory(team=team, title="Zebra only", hypothesis="h")
+    assert listed(member_client.get(EXPERIMENTS, {"search": "zebra churn"})) == [both, split]
+    by_item = PostMortemFactory(team=team, title="Zebra outage")
+    ActionItemFactory(postmortem=by_item, description="Watch churn alerts")
+    PostMortemFactory(team=team, title="Zebra only outage")
+    assert listed(member_client.get(POSTMORTEMS, {"search": "zebra churn"})) == [by_item]

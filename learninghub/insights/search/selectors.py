@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from experiments.models import Outcome
 from learninghub.insights.search.models import DocumentKind, FtsEntry, SearchDocument
 from learninghub.insights.search.query import ParsedQuery, parse
+from learninghub.kernel.api.pagination import estimated_count
 from learninghub.kernel.choices import FailureMode
 from learninghub.kernel.models import Team
 from learninghub.kernel.periods import Month
@@ -138,6 +139,11 @@ class _PostgresEngine:
             sql = f"({sql} OR %s <%% search_document.title)"
             params.append(query.text)
         return sql, params
+
+    def estimated_matches(self, query: ParsedQuery) -> int:
+        """How many documents have every word of ``query``, by the planner's statistics (no rows
+        read): which word of a list search is the rarest."""
+        return estimated_count(self.every_word(SearchDocument.objects.all(), query))
 
     def matching(self, documents: QuerySet, query: ParsedQuery) -> QuerySet:
         """A condition on ``documents`` itself (bitmap scans of the GIN indexes), not a self-join."""
@@ -350,6 +356,12 @@ def search(*, user, query: str, filters: SearchFilters | None = None, page: int 
     return results
 
 
+#: A multi-word list search starts from its rarest word when the planner expects at most this
+#: many documents to have it, and it matches at most DRIVER_LIMIT records.
+DRIVER_ESTIMATE_LIMIT = 50_000
+DRIVER_LIMIT = 2_000
+
+
 def list_search_ids(model_label: str, user, query: str) -> QuerySet | None:
     """The list pages' ``search`` (registered with :mod:`learninghub.kernel.search`): primary
     keys of the experiments or post-mortems ``user`` may see with every word of ``query``, each
@@ -371,25 +383,51 @@ def list_search_ids(model_label: str, user, query: str) -> QuerySet | None:
         lessons = visible_documents(user=user).filter(kind=DocumentKind.LESSON)
         return engine.every_word(lessons, parsed).values("object_id")
     experiments = model_label == "experiments.experiment"
+    source = "experiment_id" if experiments else "postmortem_id"
 
-    def matching_ids(term_query: ParsedQuery) -> QuerySet:
-        def object_ids(kind: str) -> QuerySet:
+    def matching_ids(term_query: ParsedQuery, within: list[int] | None = None) -> QuerySet:
+        """Records with ``term_query`` in their own document or a lesson's (or an action
+        item's); ``within``: only among these records (their documents looked up by id)."""
+        def object_ids(kind: str, of: QuerySet | list[int] | None) -> QuerySet:
             documents = visible_documents(user=user).filter(kind=kind)
+            if of is not None:
+                documents = documents.filter(object_id__in=of)
             return engine.every_word(documents, term_query).values("object_id")
 
-        lessons = Lesson.objects.filter(pk__in=object_ids(DocumentKind.LESSON))
+        def children(model) -> QuerySet:
+            rows = model.objects.filter(**{f"{source}__isnull": False})
+            return rows if within is None else rows.filter(**{f"{source}__in": within})
+
+        def matching_children(model, kind: str) -> QuerySet:
+            of = None if within is None else children(model).values("pk")
+            return children(model).filter(pk__in=object_ids(kind, of)).values(source)
+
+        own = object_ids(DocumentKind.EXPERIMENT if experiments else DocumentKind.POSTMORTEM, within)
         if experiments:
-            return _ids_union(object_ids(DocumentKind.EXPERIMENT),
-                              lessons.filter(experiment__isnull=False).values("experiment_id"))
-        return _ids_union(object_ids(DocumentKind.POSTMORTEM),
-                          lessons.filter(postmortem__isnull=False).values("postmortem_id"),
-                          ActionItem.objects.filter(pk__in=object_ids(DocumentKind.ACTION_ITEM)).values("postmortem_id"))
+            return _ids_union(own, matching_children(Lesson, DocumentKind.LESSON))
+        return _ids_union(own, matching_children(Lesson, DocumentKind.LESSON),
+                          matching_children(ActionItem, DocumentKind.ACTION_ITEM))
 
     if not parsed.is_plain:
         return matching_ids(parsed)
+    terms = [ParsedQuery(text=" ".join(term.words), terms=(term,)) for term in parsed.positive]
     records = (Experiment if experiments else PostMortem).objects.all()
-    for term in parsed.positive:
-        records = records.filter(pk__in=matching_ids(ParsedQuery(text=" ".join(term.words), terms=(term,))))
+    estimate = getattr(engine, "estimated_matches", None)
+    if len(terms) > 1 and estimate is not None:
+        # The rarest word first: when it matches few records, the others are looked up among
+        # those only, instead of collecting every record with a common word ("experiment").
+        estimates = {term_query.text: estimate(term_query) for term_query in terms}
+        terms.sort(key=lambda term_query: estimates[term_query.text])
+        rare = estimates[terms[0].text] <= DRIVER_ESTIMATE_LIMIT
+        driver = {row["object_id"] for row in matching_ids(terms[0])[:DRIVER_LIMIT + 1]} if rare else ()
+        if rare and len(driver) <= DRIVER_LIMIT:
+            within = sorted(driver)
+            records = records.filter(pk__in=within)
+            for term_query in terms[1:]:
+                records = records.filter(pk__in=matching_ids(term_query, within))
+            return records.values("pk")
+    for term_query in terms:
+        records = records.filter(pk__in=matching_ids(term_query))
     return records.values("pk")
 
 
