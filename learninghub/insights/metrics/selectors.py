@@ -66,11 +66,13 @@ class SnapshotSet:
 
 
 def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool = False,
-                 fresh: bool = False) -> SnapshotSet:
+                 fresh: bool = False, with_team: bool = True) -> SnapshotSet:
     """Snapshots of ``team_ids`` (and of the organisation) for ``months``, in one query when
     none is missing (stale ones are served and recomputed by a worker; see the module).
 
     ``fresh``: compute stale snapshots in-process too (for callers acting on the figures).
+    ``with_team=False``: without each snapshot's Team joined (the organisation dashboard, which
+    has its teams, reads 50 teams' months: building 663 Team objects was a fifth of its time).
     """
     months = sorted({Month.of(month) for month in months})
     expected = [(team_id, month) for team_id in team_ids for month in months]
@@ -78,7 +80,7 @@ def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool
         expected += [(None, month) for month in months]
     if not expected:
         return SnapshotSet()
-    result = SnapshotSet(rows=_read(months, team_ids, organisation))
+    result = SnapshotSet(rows=_read(months, team_ids, organisation, with_team))
     missing = [key for key in expected if key not in result.rows or result.rows[key].computed_at is None]
     stale = [key for key in expected if key in result.rows and result.rows[key].is_stale and key not in missing]
     to_compute = missing
@@ -86,14 +88,17 @@ def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool
         to_compute = missing + stale
     if to_compute:
         engine.recompute_keys(to_compute, computation=Computation.LIVE)
-        result.rows = _read(months, team_ids, organisation)
+        result.rows = _read(months, team_ids, organisation, with_team)
         result.computed_live = True
     result.pending = any(result.rows[key].is_stale for key in expected if key in result.rows)
     return result
 
 
-def _read(months: list[Month], team_ids: list[int], organisation: bool) -> dict[Key, MetricSnapshot]:
-    queryset = MetricSnapshot.objects.between(months[0], months[-1]).select_related("team")
+def _read(months: list[Month], team_ids: list[int], organisation: bool,
+          with_team: bool = True) -> dict[Key, MetricSnapshot]:
+    queryset = MetricSnapshot.objects.between(months[0], months[-1])
+    if with_team:
+        queryset = queryset.select_related("team")
     if organisation and team_ids:
         queryset = queryset.filter(team_id__in=team_ids) | queryset.filter(team__isnull=True)
     elif organisation:

@@ -113,7 +113,8 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     form = MonthForm(request.GET or None)
     month = form.selected()
     months = Month.range(month.shift(-(DEFAULT_MONTHS - 1)), month)
-    snapshots = snapshot_set([*months, *_beside(month)], team_ids=[team.pk for team in teams], organisation=True)
+    snapshots = snapshot_set([*months, *_beside(month)], team_ids=[team.pk for team in teams], organisation=True,
+                             with_team=False)
     current = snapshots.get(None, month)
     drill = DrillDown(None)
 
