@@ -79,6 +79,8 @@ class PostMortem(TimeStampedModel):
         indexes = [
             models.Index(fields=["team", "occurred_at"]),
             models.Index(fields=["team", "resolved_at"]),
+            # The organisation's month of recoveries (median and p90 over every team's post-mortems).
+            models.Index(fields=["resolved_at"], include=["detected_at"], name="postmortem_resolved_covering"),
             models.Index(fields=["-occurred_at", "-id"], name="postmortem_newest_first"),
             # The few restricted ones: what the lists count as hidden from a viewer, by team.
             models.Index(fields=["team"], condition=Q(restricted=True), name="postmortem_restricted_team"),
@@ -172,7 +174,10 @@ class ActionItem(TimeStampedModel):
         ordering = ["position", "id"]
         indexes = [
             models.Index(fields=["owner", "status"]),
-            models.Index(fields=["due_date", "status"]),
+            # Due in a month, by team: the metrics engine's action-item counts read only this index
+            # (the team comes from the post-mortem); also the lists' due-date filters.
+            models.Index(fields=["due_date"], include=["id", "postmortem", "status", "completed_at"],
+                         name="action_item_due_covering"),
             # due_date ascending: NULLS LAST on PostgreSQL, as ``by_urgency`` sorts (SQLite
             # can't say it in an index).
             models.Index(unfinished_first(), "due_date", "id", name="action_item_urgency"),
