@@ -64,8 +64,11 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A learninghub beat --loglevel=info
 
+# The engine and the dashboards; bench/lists.py, bench/load.py, bench/search.py, bench/repeats.py and
+# bench/mlflow.py run on their own (README: Benchmarks).
 bench: install
 	$(PY) bench/metrics.py $(BENCH_ARGS)
+	$(PY) bench/dashboards.py
 
 clean:
 	rm -rf $(VENV) $(VENV_MLFLOW) staticfiles db.sqlite3
