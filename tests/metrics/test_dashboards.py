@@ -92,6 +92,18 @@ def test_organisation_charts_link_to_team_dashboards(member_client, november):
                                        "&ended_before=2025-12-01T00:00:00Z&repeat=true")
 
 
+def test_organisation_trend_draws_every_month_s_stored_score(member_client, team):
+    """The trend's earlier months come from the scores alone (not whole snapshots): they must be
+    the stored ones, month by month, with gaps where a month has no score."""
+    history = seed_history(team, 6)
+    charts = figures(member_client.get("/", {"month": history[-1].key}).content)
+    recsys = next(trace for trace in charts["chart-team-scores"]["data"] if trace["name"] == team.name)
+    stored = dict(MetricSnapshot.objects.filter(team=team).values_list("month", "learning_efficiency_score"))
+    shown = Month.range(history[-1].shift(-11), history[-1])
+    assert recsys["y"] == [stored.get(month.first_day) for month in shown]
+    assert any(value is not None for value in recsys["y"][:-1]), "earlier months have scores"
+
+
 def test_team_dashboard_cards_charts_and_table(member_client, november):
     response = member_client.get(TEAM_URL)
     assert response.status_code == 200
@@ -260,10 +272,10 @@ def seed_history(team, months: int) -> list[Month]:
 
 
 # Session, user, the team, its snapshots, the other teams' names, repeat-review statistics (team page);
-# session, user, teams with member counts, memberships, snapshots, statistics (home). The same
-# whatever the months or teams shown.
+# session, user, teams with member counts, memberships, the month's snapshots, the other months'
+# scores, statistics (home). The same whatever the months or teams shown.
 TEAM_DASHBOARD_QUERIES = 6
-HOME_QUERIES = 6
+HOME_QUERIES = 7
 
 
 @pytest.mark.parametrize("history_months", [2, 48])

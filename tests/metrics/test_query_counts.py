@@ -18,7 +18,7 @@ LAST = Month(2026, 10)  # the last complete month by the clock fixture
 # The token with its user, the team named (none for the organisation), the snapshots with their teams.
 API_QUERIES = {"recsys": 3, None: 2}
 TEAM_PAGE_QUERIES = 6
-HOME_QUERIES = 6
+HOME_QUERIES = 7  # the month's snapshots whole, the other months' scores (SnapshotPoint)
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     month = form.selected()
     months = Month.range(month.shift(-(DEFAULT_MONTHS - 1)), month)
     snapshots = snapshot_set([*months, *_beside(month)], team_ids=[team.pk for team in teams], organisation=True,
-                             with_team=False)
+                             with_team=False, whole_months={month, *_beside(month)})
     current = snapshots.get(None, month)
     drill = DrillDown(None)
 
