@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import factory.random
 import pytest
 import time_machine
 from django.conf import settings
@@ -79,6 +80,15 @@ def clock(request, time_machine):
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(autouse=True)
+def _repeatable_fake_text(request):
+    """factory_boy's Faker text (hypotheses, approaches, lessons) is the same on every run of a
+    test: random words once made a search test fail now and then (an unrelated experiment's
+    random paragraph held a word the test looked for)."""
+    factory.random.reseed_random(request.node.nodeid)
+    yield
 
 
 @pytest.fixture(autouse=True)

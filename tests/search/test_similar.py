@@ -31,7 +31,9 @@ def deep_ranker(team):
 
 
 def test_typing_a_hypothesis_shows_the_similar_earlier_failure_and_its_lesson(member_client, team, deep_ranker):
-    ExperimentFactory(team=team, title="Holiday banner colours", hypothesis="Red banners sell more gifts")
+    # A fixed approach: the factory's random paragraph could hold one of the words looked for.
+    ExperimentFactory(team=team, title="Holiday banner colours", hypothesis="Red banners sell more gifts",
+                      approach="Three palettes, one week each")
     page = similar(member_client, kind="experiment", team=team.slug, title="Deeper ranker",
                    hypothesis="A deeper ranking network will lift click-through on the home feed")
     assert "1 similar experiment failed" in page and "what they learned" in page
