@@ -100,8 +100,7 @@ def restricted_postmortem_q(user: Any, prefix: str = "") -> Q:
         return Q(pk__in=[])
     if is_system(user) or is_privileged(user):
         return Q()
-    my_team_ids = Membership.objects.filter(user=user).values("team_id")
-    visible = Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}team_id__in": my_team_ids})
+    visible = Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}team_id__in": _member_team_ids(user)})
     if prefix:
         visible |= Q(**{f"{prefix}isnull": True})
     return visible
@@ -121,8 +120,12 @@ def hidden_from(queryset: QuerySet, user: Any, via: str = "") -> QuerySet:
         # Signed-out viewers get no lists at all; staff and the system see everything.
         return queryset.none()
     prefix = f"{via}__" if via else ""
-    my_team_ids = Membership.objects.filter(user=user).values("team_id")
-    return queryset.filter(Q(**{f"{prefix}restricted": True}) & ~Q(**{f"{prefix}team_id__in": my_team_ids}))
+    return queryset.filter(Q(**{f"{prefix}restricted": True}) & ~Q(**{f"{prefix}team_id__in": _member_team_ids(user)}))
+
+
+def _member_team_ids(user: Any) -> QuerySet:
+    """The teams ``user`` is in, as a subquery (not a join: no ``distinct()`` ever needed)."""
+    return Membership.objects.filter(user=user).values("team_id")
 
 
 #: How many hidden rows the lists' notes count exactly before saying "more than".

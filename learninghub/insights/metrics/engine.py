@@ -76,7 +76,7 @@ from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from experiments.models import Experiment, FailureKind, Lesson, LessonApplication, Outcome
-from learninghub.insights.metrics.models import Computation, MetricSnapshot
+from learninghub.insights.metrics.models import STALE, Computation, MetricSnapshot
 from learninghub.insights.metrics.sql import HoursBetween, Percentile
 from learninghub.kernel.choices import UNSPECIFIED, FailureMode
 from learninghub.kernel.models import Team
@@ -809,27 +809,26 @@ class _Stored:
 def _read_stored(scope) -> dict[Key, _Stored]:
     """The snapshot rows of ``scope`` (one query, read from the cursor as they are: JSON is
     decoded, each distinct text once; everything else compares as the driver returns it)."""
-    names = ["team_id", "month", "dirty_version", "was_computed", *(f.attname for f in _COMPARED)]
-    statement = _compile(scope.order_by().annotate(was_computed=_WAS_COMPUTED).values_list(*names))
+    names = ["team_id", "month", "dirty_version", "was_fresh", *(f.attname for f in _COMPARED)]
+    statement = _compile(scope.order_by().annotate(was_fresh=_WAS_FRESH).values_list(*names))
     decoded: dict[str, object] = {}
     rows: dict[Key, _Stored] = {}
     if statement is None:
         return rows
     with connection.cursor() as cursor:
         cursor.execute(*statement)
-        for team_id, month, dirty, was_computed, *compared in cursor.fetchall():
+        for team_id, month, dirty, was_fresh, *compared in cursor.fetchall():
             for index in _JSON_POSITIONS:
                 if isinstance(text := compared[index], str):
                     if text not in decoded:
                         decoded[text] = json.loads(text)
                     compared[index] = decoded[text]
-            fresh = bool(was_computed) and dirty <= compared[_COMPUTED_VERSION]
-            rows[team_id, _as_month(month)] = _Stored(dirty, fresh, tuple(compared))
+            rows[team_id, _as_month(month)] = _Stored(dirty, bool(was_fresh), tuple(compared))
     return rows
 
 
-# Whether a row was ever computed (its ``computed_at`` itself is not needed, only whether it is set).
-_WAS_COMPUTED = ExpressionWrapper(Q(computed_at__isnull=False), output_field=BooleanField())
+# Whether a row was fresh when read: the models' ``STALE`` rule, negated, in the same query.
+_WAS_FRESH = ExpressionWrapper(~STALE, output_field=BooleanField())
 
 
 def _store(values: dict[Key, dict], stored: dict[Key, _Stored], computation: str) -> int:
@@ -865,7 +864,6 @@ _COMPARED = [*(f for f in _FIELDS if f.attname not in _NOT_COMPARED),
              *(MetricSnapshot._meta.get_field(name) for name in _BOOKKEEPING)]
 # A computation's figures (``Tally.snapshot_values``) in ``_COMPARED`` order, bookkeeping aside.
 _FIGURES = operator.itemgetter(*(f.attname for f in _COMPARED[:-len(_BOOKKEEPING)]))
-_COMPUTED_VERSION = [f.attname for f in _COMPARED].index("computed_version")
 _JSON_POSITIONS = [index for index, f in enumerate(_COMPARED) if isinstance(f, JSONField)]
 
 

@@ -27,6 +27,10 @@ class Computation(models.TextChoices):
     MANUAL = "manual", "a recomputation run by hand (command, API or setup)"
 
 
+#: A snapshot to recompute: never computed, or marked by a write since (``is_stale`` in Python).
+STALE = Q(computed_at__isnull=True) | Q(dirty_version__gt=F("computed_version"))
+
+
 class MetricSnapshotQuerySet(models.QuerySet):
     def for_team(self, team) -> MetricSnapshotQuerySet:
         return self.filter(team=team)
@@ -39,7 +43,7 @@ class MetricSnapshotQuerySet(models.QuerySet):
         return self.filter(month__gte=Month.of(first).first_day, month__lte=Month.of(last).first_day)
 
     def stale(self) -> MetricSnapshotQuerySet:
-        return self.filter(Q(computed_at__isnull=True) | Q(dirty_version__gt=F("computed_version")))
+        return self.filter(STALE)
 
 
 class MetricSnapshot(models.Model):

@@ -412,20 +412,21 @@ def list_search_ids(model_label: str, user, query: str) -> QuerySet | None:
         return matching_ids(parsed)
     terms = [ParsedQuery(text=" ".join(term.words), terms=(term,)) for term in parsed.positive]
     records = (Experiment if experiments else PostMortem).objects.all()
-    estimate = getattr(engine, "estimated_matches", None)
+    estimate = getattr(engine, "estimated_matches", None)  # PostgreSQL's planner statistics
     if len(terms) > 1 and estimate is not None:
         # The rarest word first: when it matches few records, the others are looked up among
         # those only, instead of collecting every record with a common word ("experiment").
-        estimates = {term_query.text: estimate(term_query) for term_query in terms}
-        terms.sort(key=lambda term_query: estimates[term_query.text])
-        rare = estimates[terms[0].text] <= DRIVER_ESTIMATE_LIMIT
-        driver = {row["object_id"] for row in matching_ids(terms[0])[:DRIVER_LIMIT + 1]} if rare else ()
-        if rare and len(driver) <= DRIVER_LIMIT:
-            within = sorted(driver)
-            records = records.filter(pk__in=within)
-            for term_query in terms[1:]:
-                records = records.filter(pk__in=matching_ids(term_query, within))
-            return records.values("pk")
+        estimates = [estimate(term_query) for term_query in terms]
+        order = sorted(range(len(terms)), key=estimates.__getitem__)
+        rarest, *others = (terms[index] for index in order)
+        if estimates[order[0]] <= DRIVER_ESTIMATE_LIMIT:
+            driver = {row["object_id"] for row in matching_ids(rarest)[:DRIVER_LIMIT + 1]}
+            if len(driver) <= DRIVER_LIMIT:
+                within = sorted(driver)
+                records = records.filter(pk__in=within)
+                for term_query in others:
+                    records = records.filter(pk__in=matching_ids(term_query, within))
+                return records.values("pk")
     for term_query in terms:
         records = records.filter(pk__in=matching_ids(term_query))
     return records.values("pk")

@@ -106,18 +106,15 @@ class ListPaginator(Paginator):
         list, however deep the page; for a few matching rows, sorted after filtering), then those
         rows with their joins and per-row subqueries, which a plain OFFSET would compute for every
         skipped row too."""
-        if not _is_plain_queryset(self.object_list):
-            return super().page(number)
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        rows = self.object_list
-        if self.count_is_exact and self.count <= FEW_ROWS:
-            rows = sorted_after_filtering(rows)
-        keys = list(rows.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(self.object_list.filter(pk__in=keys), number, self)
+        page = super().page(number)
+        if _is_plain_queryset(self.object_list):
+            rows = self.object_list
+            if self.count_is_exact and self.count <= FEW_ROWS:
+                rows = sorted_after_filtering(rows)
+            bounds = page.object_list.query  # Django's slice of the page (orphans included)
+            keys = list(rows.values_list("pk", flat=True)[bounds.low_mark:bounds.high_mark])
+            page.object_list = self.object_list.filter(pk__in=keys)
+        return page
 
     @cached_property
     def count(self) -> int:
