@@ -137,10 +137,14 @@ def generate(team_count: int, month_count: int, seed: int):
     return teams[0], user, months
 
 
-def measure(client, url: str, runs: int) -> tuple[float, float, float, float, int]:
+def measure(client, url: str, runs: int, *, drawn: bool = False) -> tuple[float, float, float, float, int]:
     """(median ms, p95 ms, median and least CPU ms of this process, queries) of ``runs`` requests
     after a warm-up. CPU time is what the page costs the web process; it is steadier than wall time on a
-    busy machine (the database's own time is only in wall time on PostgreSQL)."""
+    busy machine (the database's own time is only in wall time on PostgreSQL).
+
+    ``drawn``: the cache is emptied before each request, so the charts and tables are drawn each
+    time (as on the first view after a recompute); otherwise they come from ``metrics.fragments``."""
+    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -149,6 +153,8 @@ def measure(client, url: str, runs: int) -> tuple[float, float, float, float, in
     assert not response.context["status"]["live"], "the snapshots must be fresh"
     timings, cpu, queries = [], [], 0
     for _ in range(runs):
+        if drawn:
+            cache.clear()
         with CaptureQueriesContext(connection) as captured:
             started, started_cpu = time.perf_counter(), time.process_time()
             client.get(url)
@@ -174,10 +180,14 @@ def breakdown(client, url: str, runs: int) -> list[tuple[str, float]]:
         "team rows (presenters)": ("presenters.py", "team_comparison_rows"),
         "figure building (charts)": ("charts.py", "*figure"),
         "figure JSON (charts.to_json)": ("charts.py", "to_json"),
-        "template rendering": ("shortcuts.py", "render"),
+        "fragment cache key (metrics.fragments)": ("fragments.py", "fragment_key"),
+        "template rendering (fragments included)": ("loader.py", "render_to_string"),
     }
     found = {name: [] for name in parts}
+    from django.core.cache import cache
+
     for _ in range(runs):
+        cache.clear()  # the charts drawn, not read from the fragment cache
         profile = cProfile.Profile()
         profile.enable()
         client.get(url)
@@ -191,7 +201,7 @@ def breakdown(client, url: str, runs: int) -> list[tuple[str, float]]:
                     totals[name] += cumulative
         for name, total in totals.items():
             found[name].append(total * 1000)
-    # Rendering includes template work only: the view's own work happens before render().
+    # Rendering is template work only (the fragments' templates and the page's): the figures are built before.
     return [(name, statistics.median(values)) for name, values in found.items()]
 
 
@@ -225,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"database: {connection.vendor}; {args.teams} teams × {len(months)} months of fresh snapshots\n")
     print(f"{'page':40} {'p50':>9} {'p95':>9} {'CPU p50':>9} {'CPU min':>9}  queries")
-    for label, url in pages:
-        p50, p95, cpu, least, queries = measure(client, url, args.runs)
-        print(f"{label:40} {p50:6.1f} ms {p95:6.1f} ms {cpu:6.1f} ms {least:6.1f} ms  {queries}")
+    for drawn in (True, False):
+        print("charts and tables drawn for each request:" if drawn else
+              "charts and tables from the fragment cache (the same figures again):")
+        for label, url in pages:
+            p50, p95, cpu, least, queries = measure(client, url, args.runs, drawn=drawn)
+            print(f"  {label:38} {p50:6.1f} ms {p95:6.1f} ms {cpu:6.1f} ms {least:6.1f} ms  {queries}")
     for label, url in pages[::2]:
         print(f"\nwhere the time goes: {label} (median of {min(args.runs, 10)} profiled requests; profiling "
               "inflates absolute times)")

@@ -57,7 +57,7 @@ def figures(content: bytes) -> dict[str, dict]:
 def test_home_is_the_organisation_dashboard_with_the_teams(member_client, team, other_team, lead, november):
     response = member_client.get(reverse("home"), {"month": "2025-11"})
     assert response.status_code == 200
-    assert response.templates[0].name == "dashboards/organisation.html"
+    assert "dashboards/organisation.html" in {template.name for template in response.templates}
     text = response.content.decode()
     assert "1 of 5 failures was a repeat" in text
     rows = {row["team"].slug: row for row in response.context["team_rows"]}

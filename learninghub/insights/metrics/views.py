@@ -6,8 +6,10 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
-from learninghub.insights.metrics import charts
+from learninghub.insights.metrics import charts, fragments
 from learninghub.insights.metrics.links import DrillDown, build_url, team_dashboard_url
 from learninghub.insights.metrics.presenters import MONTH_TABLE_HEADINGS, metric_cards, month_rows, team_comparison_rows
 from learninghub.insights.metrics.selectors import snapshot_set
@@ -114,7 +116,7 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
     month = form.selected()
     months = Month.range(month.shift(-(DEFAULT_MONTHS - 1)), month)
     snapshots = snapshot_set([*months, *_beside(month)], team_ids=[team.pk for team in teams], organisation=True,
-                             with_team=False, whole_months={month, *_beside(month)})
+                             with_team=False, whole_months={month})
     current = snapshots.get(None, month)
     drill = DrillDown(None)
 
@@ -126,9 +128,20 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
         if months[0] <= Month.of(snapshot_month) <= month:
             by_team.setdefault(team_id, []).append(snapshot)
     selected = {team.pk: snapshots.get(team.pk, month) for team in teams if snapshots.get(team.pk, month)}
-    trend = charts.team_scores_figure(teams, by_team, months, organisation_url)
-    comparison = charts.team_comparison_figure(teams, selected, month)
-    trend_table, comparison_table = (charts.data_table(figure) if figure else None for figure in (trend, comparison))
+
+    def draw_charts() -> dict:
+        trend = charts.team_scores_figure(teams, by_team, months, organisation_url)
+        comparison = charts.team_comparison_figure(teams, selected, month)
+        html = render_to_string("dashboards/_organisation_charts.html", {
+            "month_label": month.label, "trend_json": charts.to_json(trend) if trend else None,
+            "trend_table": charts.data_table(trend) if trend else None,
+            "comparison_json": charts.to_json(comparison) if comparison else None,
+            "comparison_table": charts.data_table(comparison) if comparison else None})
+        return {"html": html, "any": bool(trend or comparison)}
+
+    drawn = fragments.drawn(fragments.fragment_key(
+        "organisation", [month.key, Month.current().key, *((team.pk, team.name, team.slug) for team in teams)],
+        snapshots.rows.values()), draw_charts)
     context = {
         "form": form.shown(month),
         "month": month,
@@ -140,10 +153,8 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
         "cards": metric_cards(current, snapshots.get(None, month.previous()), drill) if current else [],
         "has_data": any(s.experiments_started or s.failures or s.lessons_in_window or s.action_items_due
                         or s.postmortems_resolved for s in by_team.get(None, [])),
-        "trend_json": charts.to_json(trend) if trend else None,
-        "comparison_json": charts.to_json(comparison) if comparison else None,
-        "trend_table": trend_table,
-        "comparison_table": comparison_table,
+        "charts_html": mark_safe(drawn["html"]),  # drawn from the snapshots by our templates, every value escaped
+        "has_charts": drawn["any"],
         "team_rows": team_comparison_rows(teams, selected, month, my_team_ids),
         "teams": teams,
         "status": _status(snapshots),
@@ -164,8 +175,37 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     series = snapshots.series(team.pk, months)
     drill = DrillDown(team.slug)
     current = snapshots.get(team.pk, last)
-    panels = [
-        _panel("score", "Learning efficiency score", charts.score_figure(series, months, team.slug),
+    figures = fragments.drawn(
+        fragments.fragment_key("team", [team.slug, Month.current().key, *(month.key for month in months)], series),
+        lambda: render_to_string("dashboards/_team_figures.html", {
+            "panels": _team_panels(series, months, team.slug), "headings": MONTH_TABLE_HEADINGS,
+            "rows": month_rows(series, DrillDown(team.slug))}))
+    other_teams = Team.objects.exclude(pk=team.pk).order_by("name").values_list("name", "slug")
+    context = {
+        "team": team,
+        "form": form.shown(months),
+        "months": months,
+        "range_label": f"{months[0].short_label} – {last.short_label}",
+        "last_label": last.label,
+        "partial": not last.is_complete(),
+        "in_progress": _in_progress(snapshots, team.pk, last, drill),
+        "cards": metric_cards(current, snapshots.get(team.pk, last.previous()), drill,
+                              score_url=team_dashboard_url(team.slug, last, last)) if current else [],
+        "figures_html": mark_safe(figures),  # drawn from the snapshots by our templates, every value escaped
+        "status": _status(snapshots),
+        "other_teams": [(name, team_dashboard_url(other_slug)) for name, other_slug in other_teams],
+        "api_url": build_url("api-metrics", team=team.slug, **{"from": months[0].key, "to": last.key}),
+        "repeat_review": overturn_stats(team.pk),
+        "review_queue_url": build_url("repeats:queue", team=team.slug),
+    }
+    return render(request, "dashboards/team.html", context)
+
+
+def _team_panels(series: list, months: list[Month], team_slug: str) -> list[dict]:
+    """The team dashboard's chart panels, each with its empty state."""
+    drill = DrillDown(team_slug)
+    return [
+        _panel("score", "Learning efficiency score", charts.score_figure(series, months, team_slug),
                "No learning efficiency score in these months.",
                "Record experiments, failures (experiments or post-mortems) or lessons: the score combines them."),
         _panel("repeat", "Repeat failure rate (lower is better)",
@@ -201,27 +241,6 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
                charts.action_items_figure(series, months, drill), "No action items due in these months.",
                "Give the action items of post-mortems an owner and a due date to track them here."),
     ]
-    other_teams = Team.objects.exclude(pk=team.pk).order_by("name").values_list("name", "slug")
-    context = {
-        "team": team,
-        "form": form.shown(months),
-        "months": months,
-        "range_label": f"{months[0].short_label} – {last.short_label}",
-        "last_label": last.label,
-        "partial": not last.is_complete(),
-        "in_progress": _in_progress(snapshots, team.pk, last, drill),
-        "cards": metric_cards(current, snapshots.get(team.pk, last.previous()), drill,
-                              score_url=team_dashboard_url(team.slug, last, last)) if current else [],
-        "panels": panels,
-        "headings": MONTH_TABLE_HEADINGS,
-        "rows": month_rows(series, drill),
-        "status": _status(snapshots),
-        "other_teams": [(name, team_dashboard_url(other_slug)) for name, other_slug in other_teams],
-        "api_url": build_url("api-metrics", team=team.slug, **{"from": months[0].key, "to": last.key}),
-        "repeat_review": overturn_stats(team.pk),
-        "review_queue_url": build_url("repeats:queue", team=team.slug),
-    }
-    return render(request, "dashboards/team.html", context)
 
 
 def _panel(key: str, title: str, figure: dict | None, empty: str, hint: str, action_url: str | None = None) -> dict:
