@@ -30,7 +30,7 @@ from learninghub.insights.metrics.selectors import SnapshotPoint
 FRAGMENT_TTL = 600
 KEY_PREFIX = "dashboard-fragment"
 _snapshot_values = attrgetter(*(field.attname for field in MetricSnapshot._meta.concrete_fields))
-_point_values = attrgetter(*SnapshotPoint.__slots__)
+_point_values = attrgetter(*SnapshotPoint._fields)
 
 
 @cache

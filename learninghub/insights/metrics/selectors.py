@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db.models import Q
 
@@ -67,27 +68,23 @@ class SnapshotSet:
                 for computation, moment in sorted(latest.items(), key=lambda item: item[1], reverse=True)]
 
 
-class SnapshotPoint:
+class SnapshotPoint(NamedTuple):
     """The few columns of a team's snapshot that a series over months draws (its score) and the
     freshness bookkeeping, without a model instance: the organisation dashboard reads 50 teams'
-    12 months for one line each, and building 600 whole snapshots was half its time. Staleness
-    and the month are the model's own properties (one copy of each rule)."""
+    12 months for one line each, and building 600 whole snapshots was half its time (a named
+    tuple is built in C: a third of the time of a class with slots). Staleness and the month are
+    the model's own properties (one copy of each rule)."""
 
-    __slots__ = (
-        "computed_at",
-        "computed_by",
-        "computed_version",
-        "dirty_version",
-        "learning_efficiency_score",
-        "month",
-        "team_id",
-    )
+    computed_at: dt.datetime | None
+    computed_by: str
+    computed_version: int
+    dirty_version: int
+    learning_efficiency_score: float | None
+    month: dt.date
+    team_id: int
+
     is_stale = MetricSnapshot.is_stale
     period = MetricSnapshot.period
-
-    def __init__(self, *values) -> None:
-        for name, value in zip(self.__slots__, values, strict=True):
-            setattr(self, name, value)
 
 
 def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool = False,
@@ -109,8 +106,13 @@ def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool
     if not expected:
         return SnapshotSet()
     result = SnapshotSet(rows=_read(months, team_ids, organisation, with_team, whole_months))
-    missing = [key for key in expected if key not in result.rows or result.rows[key].computed_at is None]
-    stale = [key for key in expected if key in result.rows and result.rows[key].is_stale and key not in missing]
+    missing, stale = [], []
+    for key in expected:
+        row = result.rows.get(key)
+        if row is None or row.computed_at is None:
+            missing.append(key)
+        elif row.is_stale:
+            stale.append(key)
     to_compute = missing
     if stale and (fresh or not revalidate()):
         to_compute = missing + stale
@@ -118,7 +120,9 @@ def snapshot_set(months: list[Month], *, team_ids: list[int], organisation: bool
         engine.recompute_keys(to_compute, computation=Computation.LIVE)
         result.rows = _read(months, team_ids, organisation, with_team, whole_months)
         result.computed_live = True
-    result.pending = any(result.rows[key].is_stale for key in expected if key in result.rows)
+        result.pending = any(result.rows[key].is_stale for key in expected if key in result.rows)
+    else:
+        result.pending = bool(stale)
     return result
 
 
@@ -133,16 +137,19 @@ def _read(months: list[Month], team_ids: list[int], organisation: bool, with_tea
         queryset = queryset.filter(team__isnull=True)
     else:
         queryset = queryset.filter(team_id__in=team_ids)
-    wanted = set(months)
+    by_first_day = {month.first_day: month for month in months}  # the month of each stored first day
+    rows: dict[Key, MetricSnapshot | SnapshotPoint] = {}
     if whole_months is None:
-        return {(row.team_id, row.period): row for row in queryset if row.period in wanted}
+        for row in queryset:
+            if (month := by_first_day.get(row.month)) is not None:
+                rows[row.team_id, month] = row
+        return rows
     first_days = [month.first_day for month in whole_months]
-    whole = queryset.filter(Q(team__isnull=True) | Q(month__in=first_days))
-    rows: dict[Key, MetricSnapshot | SnapshotPoint] = {
-        (row.team_id, row.period): row for row in whole if row.period in wanted}
-    points = queryset.filter(team__isnull=False).exclude(month__in=first_days).values_list(*SnapshotPoint.__slots__)
-    for values in points:
-        point = SnapshotPoint(*values)
-        if point.period in wanted:
-            rows[point.team_id, point.period] = point
+    for row in queryset.filter(Q(team__isnull=True) | Q(month__in=first_days)):
+        if (month := by_first_day.get(row.month)) is not None:
+            rows[row.team_id, month] = row
+    points = queryset.filter(team__isnull=False).exclude(month__in=first_days).values_list(*SnapshotPoint._fields)
+    for point in map(SnapshotPoint._make, points):
+        if (month := by_first_day.get(point.month)) is not None:
+            rows[point.team_id, month] = point
     return rows
