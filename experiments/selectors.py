@@ -30,13 +30,22 @@ def _applications(user) -> QuerySet:
 
 
 def experiment_list(*, user) -> QuerySet:
-    """Experiments for list pages and the API (everyone signed in reads every team's)."""
-    return Experiment.objects.with_list_data().prefetch_related(
-        Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id")),
+    """Experiments for the list page: each with its team, creator and lesson count (``user``: the
+    reader, for the same signature as the other selectors; everyone signed in reads every team's)."""
+    return Experiment.objects.with_list_data()
+
+
+def experiments_with_lessons(*, user) -> QuerySet:
+    """Experiments for the API: as the list page, plus their lessons (``ordered_lessons``) and the
+    applications of lessons in them that ``user`` may see (``visible_applications``), as plain lists:
+    a prefetch into the related managers built a queryset per experiment and relation (50 per page,
+    a tenth of the endpoint's time)."""
+    return experiment_list(user=user).prefetch_related(
+        Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id"), to_attr="ordered_lessons"),
         # Only applications the user may see: an applied lesson learned in another team's
         # restricted post-mortem must not show up, even as an id.
         visible_prefetch("lesson_applications", user, LessonApplication.objects.order_by("id").only(
-            "id", "lesson_id", "experiment_id", "postmortem_id")),
+            "id", "lesson_id", "experiment_id", "postmortem_id"), to_attr="visible_applications"),
     )
 
 

@@ -61,10 +61,15 @@ class LessonListField(serializers.Field):
             result.append(lesson)
         return result
 
+    def get_attribute(self, instance):
+        """The lessons ``experiments_with_lessons`` loaded, or the experiment's own."""
+        lessons = getattr(instance, "ordered_lessons", None)
+        return instance.lessons.order_by("position", "id") if lessons is None else lessons
+
     def to_representation(self, value) -> list[dict]:
         moment = serializers.DateTimeField()
         return [{"id": lesson.pk, "text": lesson.text, "documented_at": moment.to_representation(lesson.documented_at)}
-                for lesson in value.all()]
+                for lesson in value]
 
 
 @extend_schema_field({"type": "array", "items": {"type": "integer"},
@@ -78,7 +83,15 @@ class AppliedLessonsField(serializers.Field):
     }
 
     def get_attribute(self, instance):
-        return sorted(application.lesson_id for application in instance.lesson_applications.all())
+        """The applications ``experiments_with_lessons`` loaded (those the reader may see), or the
+        same read for this experiment."""
+        applications = getattr(instance, "visible_applications", None)
+        if applications is None:
+            request = self.context.get("request")
+            everyone = LessonApplication.objects
+            readable = everyone.visible_to(request.user) if request else everyone.none()
+            applications = readable.filter(experiment=instance)
+        return sorted(application.lesson_id for application in applications)
 
     def to_representation(self, value) -> list[int]:
         return list(value)
@@ -152,7 +165,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         if not hasattr(instance, "lesson_count"):
-            instance.lesson_count = len(instance.lessons.all())
+            instance.lesson_count = instance.lessons.count()
         return super().to_representation(instance)
 
 

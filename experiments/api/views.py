@@ -18,7 +18,7 @@ from experiments.api.serializers import ExperimentSerializer, LessonApplicationS
 from experiments.filters import ExperimentFilter, LessonFilter
 from experiments.markdown import experiment_markdown
 from experiments.models import Experiment, Lesson, LessonApplication
-from experiments.selectors import experiment_list, lessons_for_api
+from experiments.selectors import experiments_with_lessons, lessons_for_api
 from learninghub.kernel.api.fields import expected_version
 from learninghub.kernel.api.renderers import MarkdownRenderer
 from learninghub.kernel.api.viewsets import TeamScopedModelViewSet
@@ -42,7 +42,7 @@ class ExperimentViewSet(TeamScopedModelViewSet):
     filterset_class = ExperimentFilter
 
     def safely_get_queryset(self):
-        return experiment_list(user=self.request.user)
+        return experiments_with_lessons(user=self.request.user)
 
     def _reload(self, experiment: Experiment) -> Experiment:
         return self.get_queryset().get(pk=experiment.pk)
