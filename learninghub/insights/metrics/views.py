@@ -129,19 +129,22 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
             by_team.setdefault(team_id, []).append(snapshot)
     selected = {team.pk: snapshots.get(team.pk, month) for team in teams if snapshots.get(team.pk, month)}
 
-    def draw_charts() -> dict:
+    def draw() -> dict:
         trend = charts.team_scores_figure(teams, by_team, months, organisation_url)
         comparison = charts.team_comparison_figure(teams, selected, month)
-        html = render_to_string("dashboards/_organisation_charts.html", {
+        charts_html = render_to_string("dashboards/_organisation_charts.html", {
             "month_label": month.label, "trend_json": charts.to_json(trend) if trend else None,
             "trend_table": charts.data_table(trend) if trend else None,
             "comparison_json": charts.to_json(comparison) if comparison else None,
             "comparison_table": charts.data_table(comparison) if comparison else None})
-        return {"html": html, "any": bool(trend or comparison)}
+        teams_html = render_to_string("dashboards/_organisation_teams.html", {
+            "teams": teams, "team_rows": team_comparison_rows(teams, selected, month, my_team_ids)})
+        return {"charts": charts_html, "teams": teams_html, "any_chart": bool(trend or comparison)}
 
+    shown_teams = [(team.pk, team.name, team.slug, team.description, team.member_count) for team in teams]
     drawn = fragments.drawn(fragments.fragment_key(
-        "organisation", [month.key, Month.current().key, *((team.pk, team.name, team.slug) for team in teams)],
-        snapshots.rows.values()), draw_charts)
+        "organisation", [month.key, Month.current().key, sorted(my_team_ids), *shown_teams],
+        snapshots.rows.values()), draw)
     context = {
         "form": form.shown(month),
         "month": month,
@@ -153,9 +156,10 @@ def organisation_dashboard(request: HttpRequest) -> HttpResponse:
         "cards": metric_cards(current, snapshots.get(None, month.previous()), drill) if current else [],
         "has_data": any(s.experiments_started or s.failures or s.lessons_in_window or s.action_items_due
                         or s.postmortems_resolved for s in by_team.get(None, [])),
-        "charts_html": mark_safe(drawn["html"]),  # drawn from the snapshots by our templates, every value escaped
-        "has_charts": drawn["any"],
-        "team_rows": team_comparison_rows(teams, selected, month, my_team_ids),
+        # Drawn from the snapshots by our templates, every value escaped:
+        "charts_html": mark_safe(drawn["charts"]),
+        "teams_html": mark_safe(drawn["teams"]),
+        "has_charts": drawn["any_chart"],
         "teams": teams,
         "status": _status(snapshots),
         "record_url": build_url("experiments:create"),
