@@ -11,6 +11,7 @@ from learninghub.kernel.periods import Month
 from tests.factories.experiments import ExperimentFactory
 from tests.metrics.conftest import at
 from tests.metrics.test_dashboards import NOVEMBER, TEAM_URL, figures, november  # noqa: F401  (fixture)
+from tests.metrics.test_revalidate import status_of, worker  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("november")]
 
@@ -42,6 +43,22 @@ def test_a_recomputed_figure_is_drawn_anew(member_client, team):
     response = member_client.get(TEAM_URL)
     assert drew(response, TEAM_FIGURES)
     assert november_started(response) == "5 started"
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_stale_snapshot_is_served_with_its_drawing_until_it_is_recomputed(member_client, team):
+    """Marking a snapshot stale changes nothing it shows (only the status line says so), so the
+    page served while a worker recomputes reuses the drawing; the recompute draws it anew."""
+    member_client.get(TEAM_URL)
+    ExperimentFactory(team=team, started_at=at(2025, 11, 12))
+    engine.mark_stale(team.pk, [NOVEMBER])
+    stale = member_client.get(TEAM_URL)
+    assert status_of(stale) == "pending" and not drew(stale, TEAM_FIGURES)
+    assert november_started(stale) == "4 started"
+    engine.recompute_stale()
+    fresh = member_client.get(TEAM_URL)
+    assert status_of(fresh) != "pending" and drew(fresh, TEAM_FIGURES)
+    assert november_started(fresh) == "5 started"
 
 
 def test_any_stored_value_that_changes_draws_anew(member_client, team):

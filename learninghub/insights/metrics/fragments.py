@@ -4,8 +4,9 @@ A dashboard's charts, their data tables and the month-by-month table are a pure 
 the snapshots shown (and of the code that draws them), and drawing them was most of a page's
 server time (the 60-month team dashboard: about 20 of 36 ms). So the view reads the snapshots as
 always (freshness, stale-while-revalidate and live computation are unchanged), then keys the
-drawn HTML by a digest of exactly what it was drawn from: every value of every snapshot shown,
-the months, the teams' names and a digest of the drawing code. Any change to a figure (a
+drawn HTML by a digest of exactly what it was drawn from: every value of every snapshot shown
+(but the counter a write bumps to mark it stale), the months, the teams' names and a digest of
+the drawing code. Any change to a figure (a
 recompute that rewrote a row) or to the code gives another key, so an entry can never show
 figures other than those read; entries expire after ``FRAGMENT_TTL`` seconds and, without
 Redis, live in each process's memory.
@@ -29,8 +30,13 @@ from learninghub.insights.metrics.selectors import SnapshotPoint
 
 FRAGMENT_TTL = 600
 KEY_PREFIX = "dashboard-fragment"
-_snapshot_values = attrgetter(*(field.attname for field in MetricSnapshot._meta.concrete_fields))
-_point_values = attrgetter(*SnapshotPoint._fields)
+#: Not part of what a fragment is drawn from: a write bumps it to mark the snapshot stale, and the
+#: figures shown stay the same until a recompute rewrites the row (the status line, outside the
+#: fragments, says they are stale).
+_STALENESS_COUNTER = "dirty_version"
+_snapshot_values = attrgetter(*(field.attname for field in MetricSnapshot._meta.concrete_fields
+                                if field.attname != _STALENESS_COUNTER))
+_point_values = attrgetter(*(name for name in SnapshotPoint._fields if name != _STALENESS_COUNTER))
 
 
 @cache
